@@ -1,0 +1,162 @@
+"""Callbacks for :func:`seqnets.fit`: early stopping, checkpoints, TensorBoard."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .training import Trainer
+
+
+class Callback:
+    """Base class: override the hooks you need. ``trainer.stop_training = True`` stops."""
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_batch_end(self, trainer: Trainer, loss: float) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ConfigError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "max" if "acc" in monitor else "min"
+
+
+def _monitored(logs: dict[str, float], monitor: str, who: str) -> float:
+    if monitor not in logs:
+        raise ConfigError(f"{who} monitors {monitor!r}, which this run does not log; "
+                          f"available: {sorted(logs)} (val_* needs validation data)")
+    return logs[monitor]
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``restore_best_weights=True`` (default; Keras's default is False) puts back the weights
+    of the best epoch at the end of training, so no run ends on a worse model than it saw.
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = True) -> None:
+        if patience < 0:
+            raise ConfigError(f"patience must be >= 0, got {patience}")
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = abs(min_delta)
+        self.mode = _mode_for(monitor, mode)
+        self.restore_best_weights = restore_best_weights
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._wait = 0
+        self._best_state: dict[str, torch.Tensor] | None = None
+
+    def _score(self, value: float) -> float:
+        return value if self.mode == "min" else -value
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.best, self.best_epoch, self.stopped_epoch = math.inf, None, None
+        self._wait, self._best_state = 0, None
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        score = self._score(_monitored(logs, self.monitor, "EarlyStopping"))
+        if score < self.best - self.min_delta:
+            self.best, self.best_epoch, self._wait = score, epoch, 0
+            if self.restore_best_weights:
+                self._best_state = copy.deepcopy(trainer.model.state_dict())
+            return
+        self._wait += 1
+        if self._wait > self.patience:
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.restore_best_weights and self._best_state is not None:
+            trainer.model.load_state_dict(self._best_state)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after every epoch (atomically), or only when ``monitor`` improves.
+
+    ``path`` may contain ``{epoch}`` (1-based), e.g. ``"ckpt/epoch{epoch:03d}"``; each save
+    holds the weights, the architecture and the history so far (see :func:`seqnets.save`).
+    """
+
+    def __init__(self, path: str | Path, monitor: str = "val_loss",
+                 save_best_only: bool = False, mode: str = "auto") -> None:
+        self.path = str(path)
+        self.monitor = monitor
+        self.save_best_only = save_best_only
+        self.mode = _mode_for(monitor, mode)
+        self.best = math.inf
+        self.saved: list[Path] = []
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.best = math.inf
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        from .io import save
+
+        if self.save_best_only:
+            value = _monitored(logs, self.monitor, "ModelCheckpoint")
+            score = value if self.mode == "min" else -value
+            if not score < self.best:
+                return
+            self.best = score
+        target = Path(self.path.format(epoch=epoch + 1))
+        save(trainer.model, target, metadata={"epoch": epoch + 1,
+                                              "history": trainer.history.to_dict()})
+        self.saved.append(target)
+
+
+class TensorBoard(Callback):
+    """Write losses, metrics and gradient norms for TensorBoard (``pip install seqnets[tensorboard]``).
+
+    Per epoch: every logged value (``loss``, ``val_loss``, metrics, ``grad_norm``, ...).
+    Every ``update_freq`` steps: the global gradient norm and each parameter's gradient
+    norm, the chapter's advice for spotting unstable gradients.
+    """
+
+    def __init__(self, log_dir: str | Path = "runs", update_freq: int = 50) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:  # the optional extra is missing
+            raise ConfigError("TensorBoard needs the 'tensorboard' package: "
+                              "pip install 'seqnets[tensorboard]'") from err
+        self._writer_class = SummaryWriter
+        self.log_dir = str(log_dir)
+        self.update_freq = update_freq
+        self.writer: Any = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.writer = self._writer_class(self.log_dir)
+
+    def on_batch_end(self, trainer: Trainer, loss: float) -> None:
+        if trainer.step % self.update_freq:
+            return
+        self.writer.add_scalar("batch/loss", loss, trainer.step)
+        for name, p in trainer.model.named_parameters():
+            if p.grad is not None:
+                self.writer.add_scalar(f"grad_norm/{name}", float(p.grad.norm()), trainer.step)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            self.writer.add_scalar(f"epoch/{key}", value, epoch + 1)
+        self.writer.flush()
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -1,0 +1,31 @@
+"""The errors seqnets raises on purpose, in one small hierarchy users can catch.
+
+Every class also derives from the built-in it refines (``ValueError`` or ``OSError``),
+so code that catches the built-in keeps working.
+"""
+
+from __future__ import annotations
+
+
+class SeqnetsError(Exception):
+    """Base class of every error seqnets raises on purpose."""
+
+
+class ConfigError(SeqnetsError, ValueError):
+    """An argument or an architecture config is invalid (names the argument and the fix)."""
+
+
+class ShapeError(SeqnetsError, ValueError):
+    """A tensor or array has the wrong shape for the layer, model or data it meets."""
+
+
+class DataError(SeqnetsError, ValueError):
+    """Input data is unusable as given (names the file, column or rows, and what to do)."""
+
+
+class NotFittedError(SeqnetsError, ValueError):
+    """A fitted-only method was called on an estimator that has not been fitted yet."""
+
+
+class ModelFileError(SeqnetsError, OSError):
+    """A model or checkpoint file is missing, truncated, tampered with or mismatched."""

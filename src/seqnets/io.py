@@ -1,0 +1,175 @@
+"""Model files: weights as safetensors plus a JSON config; atomic writes; never pickle.
+
+A saved model is a folder::
+
+    model.safetensors   the tensors of ``state_dict()``
+    config.json         architecture, metadata, versions, and the weights' SHA-256
+
+:func:`load` rebuilds the architecture from registered classes by name (no code runs from
+the file), checks the weights' hash, names and shapes, and loads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
+from torch import nn
+
+from .errors import ConfigError, ModelFileError
+from .layers.base import deserialize, serialize
+
+FORMAT = "seqnets-model"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename, so
+    that a crash leaves either the old file or the new one, never a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Save ``model`` to the folder ``path`` (created if needed); returns the folder.
+
+    ``metadata`` (plain JSON: training settings, history, data description) is stored in
+    ``config.json``. Both files are written atomically.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ModelFileError(f"{folder} exists and is not a folder; a model is saved as a "
+                             "folder (model.safetensors + config.json)")
+    try:
+        architecture = serialize(model)
+    except ConfigError as err:
+        raise ConfigError(f"cannot save {type(model).__name__}: {err}") from None
+    try:
+        meta_json = json.loads(json.dumps(metadata or {}, allow_nan=True))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"metadata must be plain JSON: {err}") from None
+    tensors = {name: t.detach().cpu().contiguous().clone()
+               for name, t in model.state_dict().items()}
+    blob = safetensors_save(tensors, metadata={"format": FORMAT})
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "seqnets_version": _version(),
+        "torch_version": torch.__version__.split("+")[0],
+        "architecture": architecture,
+        "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(blob).hexdigest(),
+                    "bytes": len(blob),
+                    "tensors": {k: [str(v.dtype).removeprefix("torch."), list(v.shape)]
+                                for k, v in tensors.items()}},
+        "metadata": meta_json,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(folder / WEIGHTS_FILE, blob)
+    atomic_write_text(folder / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+    return folder
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The validated ``config.json`` of a saved model (architecture, metadata, versions)."""
+    folder = Path(path)
+    if not folder.exists():
+        raise ModelFileError(f"no saved model at {folder}: the folder does not exist")
+    if not folder.is_dir():
+        raise ModelFileError(f"{folder} is not a model folder (expected a folder with "
+                             f"{WEIGHTS_FILE} and {CONFIG_FILE})")
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise ModelFileError(f"{config_path} is missing: {folder} is not a saved seqnets model")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{config_path} is not valid JSON ({err}); the file is "
+                             "truncated or corrupted") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{config_path} is not a seqnets model config "
+                             f"(format {config.get('format') if isinstance(config, dict) else None!r})")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(f"{config_path} has format version {version!r}; this seqnets "
+                             f"({_version()}) reads up to {FORMAT_VERSION}: upgrade seqnets")
+    for key in ("architecture", "weights"):
+        if key not in config:
+            raise ModelFileError(f"{config_path} has no {key!r} entry; the file is damaged")
+    return config
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a model saved by :func:`save`, in eval mode. Never unpickles anything."""
+    folder = Path(path)
+    config = read_config(folder)
+    weights_path = folder / config["weights"].get("file", WEIGHTS_FILE)
+    if not weights_path.is_file():
+        raise ModelFileError(f"{weights_path} is missing (the config is there, the weights "
+                             "are not)")
+    blob = weights_path.read_bytes()
+    expected = config["weights"].get("sha256")
+    if hashlib.sha256(blob).hexdigest() != expected:
+        size = config["weights"].get("bytes")
+        what = (f"truncated ({len(blob)} of {size} bytes)" if isinstance(size, int)
+                and len(blob) < size else "modified after saving, or from another save")
+        raise ModelFileError(f"{weights_path} does not match {folder / CONFIG_FILE}: its "
+                             f"SHA-256 differs, so the file was {what}")
+    try:
+        tensors = safetensors_load(blob)
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise ModelFileError(f"{weights_path} is not a readable safetensors file: {err}") from None
+    try:
+        model = deserialize(config["architecture"])
+    except (ConfigError, TypeError, KeyError) as err:
+        raise ModelFileError(f"{folder / CONFIG_FILE}: cannot rebuild the architecture: "
+                             f"{err}") from None
+    _check_state(model, tensors, weights_path)
+    model.load_state_dict(tensors)
+    model.to(map_location)
+    model.eval()
+    return model
+
+
+def _check_state(model: nn.Module, tensors: dict[str, torch.Tensor], where: Path) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    extra = sorted(set(tensors) - set(own))
+    if missing or extra:
+        raise ModelFileError(f"{where} does not fit the architecture in its config: missing "
+                             f"tensors {missing[:5]}, unexpected tensors {extra[:5]}")
+    for name, t in tensors.items():
+        if t.shape != own[name].shape:
+            raise ModelFileError(f"{where}: tensor {name!r} has shape {tuple(t.shape)}, the "
+                                 f"architecture needs {tuple(own[name].shape)}")

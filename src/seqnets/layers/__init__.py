@@ -1,0 +1,27 @@
+"""Layers with Keras's names, arguments and defaults, as PyTorch modules."""
+
+from .base import Layer, deserialize, register, serialize
+from .cells import Cell, GRUCell, LNSimpleRNNCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
+from .conv import Conv1D
+from .core import (
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Flatten,
+    LayerNormalization,
+    MCDropout,
+    RepeatVector,
+    TimeDistributed,
+    mc_dropout,
+)
+from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+from .wavenet import WaveNet
+
+__all__ = [
+    "Activation", "BatchNormalization", "Bidirectional", "Cell", "Conv1D", "Dense", "Dropout",
+    "Flatten", "GRU", "GRUCell", "LNSimpleRNNCell", "LSTM", "LSTMCell", "Layer",
+    "LayerNormalization", "MCDropout", "PeepholeLSTMCell", "RNN", "RepeatVector",
+    "SimpleRNN", "SimpleRNNCell", "TimeDistributed", "WaveNet", "deserialize", "mc_dropout", "register",
+    "serialize",
+]

@@ -1,0 +1,377 @@
+"""Recurrent layers: the generic :class:`RNN` driver and the fused SimpleRNN / LSTM / GRU.
+
+Input ``[B, T, F]``; output ``[B, T, units]`` with ``return_sequences=True``, else the
+last output ``[B, units]``. ``return_state=True`` returns ``(output, *final_states)``.
+
+Dropout follows Keras: ``dropout`` drops input features and ``recurrent_dropout`` drops
+units of ``h_{t-1}`` in the recurrent product, with one mask per sequence reused at every
+step (variational dropout, Gal & Ghahramani 2016). The state carried to the next step is
+not masked (Keras 2's semantics).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, ShapeError
+from .base import Layer, Shape, deserialize, register, serialize
+from .cells import Cell, GRUCell, LSTMCell, SimpleRNNCell, States
+from .core import dropout_active
+
+
+def _sequence_mask(batch: int, size: int, rate: float, like: torch.Tensor) -> torch.Tensor:
+    """One inverted-dropout mask ``[B, size]`` per sequence."""
+    keep = 1.0 - rate
+    return torch.bernoulli(like.new_full((batch, size), keep)) / keep
+
+
+def _has_split_step(cell: nn.Module) -> bool:
+    """Whether the cell's step can be split into ``project`` + ``step`` (see :mod:`.cells`).
+
+    A :class:`Cell` subclass that implements only ``forward`` (the documented protocol for
+    your own cells) inherits ``Cell.project``/``Cell.step``, which it cannot run; one that
+    overrides ``forward`` must have that override called at every step.
+    """
+    if not (hasattr(cell, "project") and hasattr(cell, "step")):
+        return False
+    if isinstance(cell, Cell):
+        cls = type(cell)
+        return cls.step is not Cell.step and cls.forward is Cell.forward
+    return True
+
+
+@register
+class RNN(Layer):
+    """Runs any cell over a sequence; the cell defines one step (see :mod:`.cells`).
+
+    Args:
+        cell: a :class:`~seqnets.layers.Cell`, or any module with ``state_size``,
+            ``output_size`` and ``forward(x_t, states) -> (y_t, new_states)``.
+        return_sequences: output every step ``[B, T, units]`` or only the last ``[B, units]``.
+        return_state: also return the final states, as ``(output, *states)``.
+        go_backwards: process the sequence in reverse (outputs stay in processing order,
+            as in Keras).
+    """
+
+    def __init__(self, cell: nn.Module, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False,
+                 input_size: int | None = None, name: str | None = None) -> None:
+        super().__init__(name)
+        for attr in ("state_size", "output_size"):
+            if not hasattr(cell, attr):
+                raise ConfigError(f"RNN needs a cell with a {attr!r} attribute; "
+                                  f"{type(cell).__name__} has none")
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.mc_dropout = False
+        self.built = getattr(cell, "built", True)
+        self._build_if_input_size(input_size, sequence=True)
+
+    # shapes and building --------------------------------------------------------------
+    def build(self, input_shape: Shape) -> None:
+        self._require_rank(input_shape, (2,), "[batch, time, features]")
+        if not getattr(self.cell, "built", True):
+            self.cell.build(tuple(input_shape))
+        self.built = True
+
+    def _state_sizes(self) -> tuple[int, ...]:
+        size = self.cell.state_size
+        return tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._require_rank(input_shape, (2,), "[batch, time, features]")
+        units = int(self.cell.output_size)
+        out = (input_shape[0], units) if self.return_sequences else (units,)
+        if self.return_state:
+            raise ShapeError(
+                f"{self.name or type(self).__name__} has return_state=True; its output is a "
+                "tuple and cannot feed the next layer of a Sequential model"
+            )
+        return out
+
+    # running --------------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 3:
+            raise ShapeError(f"{type(self).__name__} expects [batch, time, features], "
+                             f"got a tensor of shape {tuple(x.shape)}")
+        if x.shape[1] == 0:
+            raise ShapeError(f"{type(self).__name__} got a sequence of length 0")
+        size = getattr(self.cell, "input_size", None)
+        if size is not None and x.shape[2] != size:
+            raise ShapeError(f"{type(self).__name__} was built for {size} input features, "
+                             f"got {x.shape[2]} (input shape {tuple(x.shape)})")
+
+    def _initial(self, x: torch.Tensor, initial_state: Any) -> States:
+        if initial_state is None:
+            return tuple(x.new_zeros(x.shape[0], s) for s in self._state_sizes())
+        states = (initial_state,) if isinstance(initial_state, torch.Tensor) else tuple(initial_state)
+        expected = [(x.shape[0], s) for s in self._state_sizes()]
+        got = [tuple(s.shape) for s in states]
+        if got != expected:
+            raise ShapeError(f"initial_state shapes {got} do not match the cell's {expected}")
+        return states
+
+    def forward(self, x: torch.Tensor, initial_state: Any = None) -> Any:
+        self._check_input(x)
+        states = self._initial(x, initial_state)
+        if self.go_backwards:
+            x = x.flip(1)
+        active = dropout_active(self)
+        rate = getattr(self.cell, "dropout", 0.0)
+        if active and rate > 0.0:
+            x = x * _sequence_mask(x.shape[0], x.shape[2], rate, x).unsqueeze(1)
+        rec_rate = getattr(self.cell, "recurrent_dropout", 0.0)
+        rec_mask = None
+        if active and rec_rate > 0.0:
+            rec_mask = _sequence_mask(x.shape[0], self._state_sizes()[0], rec_rate, x)
+        if rec_mask is None and self._can_fuse():
+            outputs, states = self._forward_fused(x, states)
+        else:
+            outputs, states = self._forward_loop(x, states, rec_mask)
+        out = outputs if self.return_sequences else outputs[:, -1]
+        return (out, *states) if self.return_state else out
+
+    def _can_fuse(self) -> bool:
+        return False
+
+    def _forward_fused(self, x: torch.Tensor, states: States) -> tuple[torch.Tensor, States]:
+        raise NotImplementedError
+
+    def _forward_loop(self, x: torch.Tensor, states: States,
+                      rec_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, States]:
+        """The reference path: the cell's step at every time step."""
+        cell = self.cell
+        if _has_split_step(cell):
+            projected = cell.project(x)  # the input product for every step at once
+            outputs = []
+            for t in range(x.shape[1]):
+                y, states = cell.step(projected[:, t], states, rec_mask)
+                outputs.append(y)
+        else:  # a user's own cell: only forward(x_t, states)
+            outputs = []
+            for t in range(x.shape[1]):
+                y, states = cell(x[:, t], states)
+                states = (states,) if isinstance(states, torch.Tensor) else tuple(states)
+                outputs.append(y)
+        return torch.stack(outputs, dim=1), tuple(states)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"cell": serialize(self.cell), "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RNN:
+        config = dict(config)
+        config["cell"] = deserialize(config["cell"])
+        return cls(**config)
+
+
+class _FusedRNN(RNN):
+    """A recurrent layer that owns its cell and runs PyTorch's fused kernel when it can.
+
+    ``use_fused``: ``"auto"`` (default) takes the fused kernel (oneDNN on CPU, cuDNN on
+    GPU) whenever the configuration allows it and falls back to the cell loop otherwise;
+    ``False`` forces the loop. Both give the same results for the same weights.
+    """
+
+    cell_class: type[Cell]
+    _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "input_size", "name")
+
+    def __init__(self, units: int, *, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False,
+                 use_fused: str | bool = "auto", input_size: int | None = None,
+                 name: str | None = None, **cell_args: Any) -> None:
+        if use_fused not in ("auto", False):
+            raise ConfigError(f"use_fused must be 'auto' or False, got {use_fused!r}")
+        cell = self.cell_class(units, **cell_args)
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, input_size=input_size, name=name)
+        self.use_fused = use_fused
+
+    @property
+    def units(self) -> int:
+        return self.cell.units
+
+    def get_config(self) -> dict[str, Any]:
+        cell_config = self.cell.get_config()
+        cell_config.pop("name", None)
+        return {**cell_config, "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "use_fused": self.use_fused, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _FusedRNN:
+        return cls(**config)
+
+    def _fused_weights(self) -> list[torch.Tensor]:
+        c = self.cell
+        bias = c.bias if c.bias is not None else c.weight_ih.new_zeros(c.weight_ih.shape[0])
+        recurrent_bias = getattr(c, "recurrent_bias", None)
+        if recurrent_bias is None:
+            recurrent_bias = torch.zeros_like(bias)
+        return [c.weight_ih, c.weight_hh, bias, recurrent_bias]
+
+
+@register
+class SimpleRNN(_FusedRNN):
+    """Fully connected recurrent layer: ``h_t = φ(x_t W_x + h_{t-1} W_h + b)``.
+
+    Keras's arguments and defaults (``activation="tanh"``, glorot-uniform kernel,
+    orthogonal recurrent kernel, zero bias). Fused for tanh and relu.
+    """
+
+    cell_class = SimpleRNNCell
+
+    def __init__(self, units: int, activation: str | None = "tanh", use_bias: bool = True,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(units, activation=activation, use_bias=use_bias, dropout=dropout,
+                         recurrent_dropout=recurrent_dropout, **kwargs)
+
+    def _can_fuse(self) -> bool:
+        return self.use_fused == "auto" and self.cell.activation in ("tanh", "relu")
+
+    def _forward_fused(self, x, states):
+        op = torch.rnn_tanh if self.cell.activation == "tanh" else torch.rnn_relu
+        out, h = op(x, states[0].unsqueeze(0), self._fused_weights(), True, 1, 0.0,
+                    self.training, False, True)
+        return out, (h.squeeze(0),)
+
+
+@register
+class LSTM(_FusedRNN):
+    """Long short-term memory layer (see :class:`~seqnets.layers.LSTMCell`).
+
+    Keras's defaults, forget-gate bias 1 included. Fused (oneDNN / cuDNN) unless the
+    activations differ from tanh/sigmoid or ``recurrent_dropout`` is active.
+    """
+
+    cell_class = LSTMCell
+
+    def __init__(self, units: int, activation: str | None = "tanh",
+                 recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
+                 unit_forget_bias: bool = True, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(units, activation=activation,
+                         recurrent_activation=recurrent_activation, use_bias=use_bias,
+                         unit_forget_bias=unit_forget_bias, dropout=dropout,
+                         recurrent_dropout=recurrent_dropout, **kwargs)
+
+    def _can_fuse(self) -> bool:
+        c = self.cell
+        return (self.use_fused == "auto" and c.activation == "tanh"
+                and c.recurrent_activation == "sigmoid")
+
+    def _forward_fused(self, x, states):
+        h0, c0 = (s.unsqueeze(0) for s in states)
+        out, h, c = torch.lstm(x, (h0, c0), self._fused_weights(), True, 1, 0.0,
+                               self.training, False, True)
+        return out, (h.squeeze(0), c.squeeze(0))
+
+
+@register
+class GRU(_FusedRNN):
+    """Gated recurrent unit layer (see :class:`~seqnets.layers.GRUCell`).
+
+    ``reset_after=True`` by default, as in Keras; that variant is fused (PyTorch's GRU is
+    the same equation). ``reset_after=False`` runs the cell loop.
+    """
+
+    cell_class = GRUCell
+
+    def __init__(self, units: int, activation: str | None = "tanh",
+                 recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
+                 reset_after: bool = True, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(units, activation=activation,
+                         recurrent_activation=recurrent_activation, use_bias=use_bias,
+                         reset_after=reset_after, dropout=dropout,
+                         recurrent_dropout=recurrent_dropout, **kwargs)
+
+    def _can_fuse(self) -> bool:
+        c = self.cell
+        return (self.use_fused == "auto" and c.reset_after and c.activation == "tanh"
+                and c.recurrent_activation == "sigmoid")
+
+    def _forward_fused(self, x, states):
+        out, h = torch.gru(x, states[0].unsqueeze(0), self._fused_weights(), True, 1, 0.0,
+                           self.training, False, True)
+        return out, (h.squeeze(0),)
+
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+@register
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy of it backwards, and merges the outputs.
+
+    The backward copy has the same config with ``go_backwards`` flipped (its own weights);
+    with ``return_sequences`` its outputs are re-reversed so that step ``t`` of both halves
+    describes input step ``t``. ``merge_mode``: ``"concat"`` (default), ``"sum"``,
+    ``"mul"``, ``"ave"``, or ``None`` (return both).
+    """
+
+    def __init__(self, layer: RNN, merge_mode: str | None = "concat",
+                 name: str | None = None) -> None:
+        super().__init__(name)
+        if not isinstance(layer, RNN):
+            raise ConfigError(f"Bidirectional wraps a recurrent layer, got {type(layer).__name__}")
+        if layer.return_state:
+            raise ConfigError("Bidirectional does not support return_state=True layers")
+        if merge_mode not in _MERGE_MODES:
+            raise ConfigError(f"merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
+        self.merge_mode = merge_mode
+        self.forward_layer = layer
+        spec = serialize(layer)
+        spec["config"] = {**spec["config"], "go_backwards": not layer.go_backwards,
+                          "name": None}
+        self.backward_layer = deserialize(spec)
+        self.built = layer.built
+        if self.built:
+            self.backward_layer.build((None, layer.cell.input_size))
+
+    def build(self, input_shape: Shape) -> None:
+        for layer in (self.forward_layer, self.backward_layer):
+            if not layer.built:
+                layer.build(tuple(input_shape))
+        self.built = True
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        if self.merge_mode == "concat":
+            return (*shape[:-1], 2 * shape[-1])
+        if self.merge_mode is None:
+            raise ShapeError("Bidirectional(merge_mode=None) returns a pair and cannot feed "
+                             "the next layer of a Sequential model")
+        return shape
+
+    def forward(self, x: torch.Tensor) -> Any:
+        y_f = self.forward_layer(x)
+        y_b = self.backward_layer(x)
+        if self.forward_layer.return_sequences:
+            y_b = y_b.flip(1)
+        if self.merge_mode == "concat":
+            return torch.cat([y_f, y_b], dim=-1)
+        if self.merge_mode == "sum":
+            return y_f + y_b
+        if self.merge_mode == "mul":
+            return y_f * y_b
+        if self.merge_mode == "ave":
+            return (y_f + y_b) / 2
+        return y_f, y_b
+
+    def get_config(self) -> dict[str, Any]:
+        return {"layer": serialize(self.forward_layer), "merge_mode": self.merge_mode,
+                "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Bidirectional:
+        config = dict(config)
+        config["layer"] = deserialize(config["layer"])
+        return cls(**config)

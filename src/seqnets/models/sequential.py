@@ -1,0 +1,174 @@
+"""Sequential: a stack of layers whose input sizes are inferred, Keras-style."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, ShapeError
+from ..layers.base import Layer, Shape, deserialize, register, serialize, snake_case
+
+
+def count_parameters(module: nn.Module) -> tuple[int, int]:
+    """(trainable, non-trainable) parameter counts as Keras reports them.
+
+    Non-trainable counts frozen parameters and floating-point buffers (BatchNorm's moving
+    mean and variance), as Keras's summary does.
+    """
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
+    frozen += sum(b.numel() for b in module.buffers() if b.is_floating_point())
+    return trainable, frozen
+
+
+@register
+class Sequential(Layer):
+    """A linear stack of layers: ``Sequential([SimpleRNN(20), Dense(1)], input_size=1)``.
+
+    Args:
+        layers: the layers, in order.
+        input_size: features per time step; the time length stays free.
+        input_shape: ``(time, features)`` (time may be ``None``) or ``(features,)``; needed
+            instead of ``input_size`` when a layer must know the length (``Flatten``).
+        seed: seed for the weight initialisation (the global RNG is left untouched).
+
+    With an input size the model is built at once and :meth:`summary` lists each layer's
+    output shape and parameter count; without one, layers build on the first call.
+    """
+
+    def __init__(self, layers: list[nn.Module], input_size: int | None = None,
+                 input_shape: Shape | None = None, seed: int | None = None,
+                 name: str | None = None) -> None:
+        super().__init__(name or "sequential")
+        layers = list(layers)
+        if not layers:
+            raise ConfigError("Sequential needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, nn.Module):
+                raise ConfigError(f"layer {i} is a {type(layer).__name__}, not an nn.Module")
+        if input_size is not None and input_shape is not None:
+            raise ConfigError("give input_size or input_shape, not both")
+        if input_size is not None:
+            if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
+                raise ConfigError(f"input_size must be a positive integer, got {input_size!r}")
+            input_shape = (None, input_size)
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.seed = seed
+        _assign_names(layers)
+        self.layers = nn.ModuleList(layers)
+        self.output_shapes: list[Shape] = []
+        if self.input_shape is not None:
+            self.build(self.input_shape)
+
+    def build(self, input_shape: Shape) -> None:
+        generator_state = None
+        if self.seed is not None:
+            generator_state = torch.random.get_rng_state()
+            torch.manual_seed(self.seed)
+        try:
+            shape = tuple(input_shape)
+            self.output_shapes = []
+            for layer in self.layers:
+                if not getattr(layer, "built", True):
+                    layer.build(shape)
+                try:
+                    shape = layer.compute_output_shape(shape)
+                except ShapeError as err:
+                    raise ShapeError(f"layer {getattr(layer, 'name', '?')!r}: {err}") from None
+                self.output_shapes.append(shape)
+        finally:
+            if generator_state is not None:
+                torch.random.set_rng_state(generator_state)
+        self.input_shape = tuple(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index: int) -> nn.Module:
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    # description ------------------------------------------------------------------------
+    def summary(self, print_fn: Any = print) -> str:
+        """Print (and return) the layers, output shapes and parameter counts, as Keras does."""
+        if not self.built:
+            raise ShapeError("the model is not built yet: give Sequential an input_size or "
+                             "input_shape, or call it once on a batch")
+        rows = []
+        for layer, shape in zip(self.layers, self.output_shapes, strict=True):
+            trainable, frozen = count_parameters(layer)
+            name = getattr(layer, "name", None) or snake_case(type(layer).__name__)
+            rows.append((f"{name} ({type(layer).__name__})",
+                         str((None, *shape)), f"{trainable + frozen:,}"))
+        widths = [max(30, *(len(r[0]) + 2 for r in rows)), 26, 12]
+        line = "_" * sum(widths)
+        fmt = lambda cols: "".join(f" {c:<{w - 1}}" for c, w in zip(cols, widths, strict=True))  # noqa: E731
+        out = [f'Model: "{self.name}"', line, fmt(("Layer (type)", "Output Shape", "Param #")),
+               "=" * sum(widths)]
+        for i, row in enumerate(rows):
+            out.append(fmt(row))
+            if i < len(rows) - 1:
+                out.append("")
+        trainable, frozen = count_parameters(self)
+        out += ["=" * sum(widths), f"Total params: {trainable + frozen:,}",
+                f"Trainable params: {trainable:,}", f"Non-trainable params: {frozen:,}", line]
+        text = "\n".join(out)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def count_params(self) -> int:
+        """Total parameters (trainable + non-trainable), as Keras's ``count_params``."""
+        return sum(count_parameters(self))
+
+    # configs ----------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name,
+                "input_shape": list(self.input_shape) if self.input_shape else None,
+                "layers": [serialize(layer) for layer in self.layers]}
+
+    def config(self) -> dict[str, Any]:
+        """The whole architecture as plain JSON (``{"class_name": ..., "config": ...}``)."""
+        return serialize(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """Rebuild from :meth:`config` (either the full spec or its ``"config"`` part)."""
+        if "class_name" in config:
+            if config["class_name"] != "Sequential":
+                raise ConfigError(f"not a Sequential config: {config['class_name']!r}")
+            config = config["config"]
+        layers = [deserialize(spec) for spec in config["layers"]]
+        shape = config.get("input_shape")
+        return cls(layers, input_shape=tuple(shape) if shape else None, name=config.get("name"))
+
+
+def _assign_names(layers: list[nn.Module]) -> None:
+    """Give unnamed layers Keras-style unique names (``simple_rnn``, ``simple_rnn_1``, ...)."""
+    taken = {getattr(layer, "name", None) for layer in layers}
+    counts: dict[str, int] = {}
+    for layer in layers:
+        if not isinstance(layer, Layer) or layer.name is not None:
+            continue
+        base = snake_case(type(layer).__name__)
+        while True:
+            n = counts.get(base, 0)
+            counts[base] = n + 1
+            candidate = base if n == 0 else f"{base}_{n}"
+            if candidate not in taken:
+                break
+        layer.name = candidate
+        taken.add(candidate)

@@ -1,0 +1,192 @@
+"""The chapter's models by name (spec §2) and the variants the chapter describes.
+
+``build(name)`` returns a plain :class:`~seqnets.Sequential` (or, for ``wavenet_full``, a
+:class:`~seqnets.layers.WaveNet`) that you can print, change and train::
+
+    model = seqnets.zoo.build("conv_gru", seed=42)
+    model.summary()
+
+Each entry also says which of the chapter's tasks it solves (``info(name).task``):
+``next_value`` (``[B, 1]``), ``next_10`` (``[B, 10]``) or ``seq2seq`` (``[B, T, 10]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..errors import ConfigError
+from ..layers import (
+    GRU,
+    LSTM,
+    RNN,
+    BatchNormalization,
+    Conv1D,
+    Dense,
+    Flatten,
+    LNSimpleRNNCell,
+    PeepholeLSTMCell,
+    RepeatVector,
+    SimpleRNN,
+    TimeDistributed,
+)
+from ..layers.wavenet import WaveNet
+from .sequential import Sequential
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A zoo model: how to build it and what it is for."""
+
+    name: str
+    task: str
+    description: str
+    builder: Callable[..., list[nn.Module] | nn.Module]
+    fixed_length: bool = False  # needs input_shape=(window, features): Flatten inside
+
+
+def _linear(outputs: int, **_):
+    return [Flatten(), Dense(outputs)]
+
+
+def _simple_rnn(**_):
+    return [SimpleRNN(1)]
+
+
+def _deep_rnn(units=20, **_):
+    return [SimpleRNN(units, return_sequences=True), SimpleRNN(units, return_sequences=True),
+            SimpleRNN(1)]
+
+
+def _rnn_dense(outputs: int, units=20, **_):
+    return [SimpleRNN(units, return_sequences=True), SimpleRNN(units), Dense(outputs)]
+
+
+def _seq2seq(make_layer: Callable[[int], nn.Module], units=20, outputs=10, **_):
+    return [make_layer(units), make_layer(units), TimeDistributed(Dense(outputs))]
+
+
+def _seq(cls, **kwargs):
+    return lambda units: cls(units, return_sequences=True, **kwargs)
+
+
+def _cell(cls):
+    return lambda units: RNN(cls(units), return_sequences=True)
+
+
+def _bn_rnn(units=20, outputs=10, **_):
+    return [SimpleRNN(units, return_sequences=True), BatchNormalization(),
+            SimpleRNN(units, return_sequences=True), BatchNormalization(),
+            TimeDistributed(Dense(outputs))]
+
+
+def _conv_gru(units=20, outputs=10, **_):
+    return [Conv1D(20, kernel_size=4, strides=2, padding="valid"),
+            GRU(units, return_sequences=True), GRU(units, return_sequences=True),
+            TimeDistributed(Dense(outputs))]
+
+
+def _wavenet(outputs=10, filters=20, **_):
+    layers: list[nn.Module] = [
+        Conv1D(filters, kernel_size=2, padding="causal", activation="relu", dilation_rate=rate)
+        for rate in (1, 2, 4, 8) * 2
+    ]
+    return [*layers, Conv1D(outputs, kernel_size=1)]
+
+
+def _wavenet_full(outputs=10, blocks=2, layers_per_block=4, channels=32, **_):
+    return WaveNet(blocks=blocks, layers_per_block=layers_per_block, channels=channels,
+                   outputs=outputs)
+
+
+def _encoder_decoder(units=20, horizon=10, **_):
+    return [SimpleRNN(units, return_sequences=True), GRU(units),  # encoder: sequence → vector
+            RepeatVector(horizon),                                 # vector → sequence
+            GRU(units, return_sequences=True),                     # decoder
+            TimeDistributed(Dense(1)), Flatten()]                  # [B, horizon]
+
+
+def _dropout(cls, rate=0.2):
+    return lambda units: cls(units, return_sequences=True, dropout=rate, recurrent_dropout=rate)
+
+
+_ENTRIES = [
+    ZooEntry("linear", "next_value", "Flatten → Dense(1): 51 parameters",
+             lambda **kw: _linear(1, **kw), fixed_length=True),
+    ZooEntry("simple_rnn", "next_value", "SimpleRNN(1): 3 parameters", _simple_rnn),
+    ZooEntry("deep_rnn", "next_value", "SimpleRNN(20, seq) → SimpleRNN(20, seq) → SimpleRNN(1)",
+             _deep_rnn),
+    ZooEntry("deep_rnn_dense", "next_value", "SimpleRNN(20, seq) → SimpleRNN(20) → Dense(1)",
+             lambda **kw: _rnn_dense(1, **kw)),
+    ZooEntry("linear_10", "next_10", "Flatten → Dense(10)",
+             lambda **kw: _linear(10, **kw), fixed_length=True),
+    ZooEntry("seq2vec_10", "next_10", "SimpleRNN(20, seq) → SimpleRNN(20) → Dense(10)",
+             lambda **kw: _rnn_dense(10, **kw)),
+    ZooEntry("encoder_decoder", "next_10",
+             "encoder SimpleRNN(20, seq) → GRU(20) → RepeatVector(10) → decoder GRU(20, seq) "
+             "→ TimeDistributed(Dense(1))", _encoder_decoder),
+    ZooEntry("seq2seq_rnn", "seq2seq", "SimpleRNN(20, seq) ×2 → TimeDistributed(Dense(10))",
+             lambda **kw: _seq2seq(_seq(SimpleRNN), **kw)),
+    ZooEntry("ln_rnn", "seq2seq", "RNN(LNSimpleRNNCell(20), seq) ×2 → TimeDistributed(Dense(10))",
+             lambda **kw: _seq2seq(_cell(LNSimpleRNNCell), **kw)),
+    ZooEntry("bn_rnn", "seq2seq",
+             "SimpleRNN(20, seq) → BN → SimpleRNN(20, seq) → BN → TimeDistributed(Dense(10))",
+             _bn_rnn),
+    ZooEntry("lstm", "seq2seq", "LSTM(20, seq) ×2 → TimeDistributed(Dense(10))",
+             lambda **kw: _seq2seq(_seq(LSTM), **kw)),
+    ZooEntry("peephole_lstm", "seq2seq",
+             "RNN(PeepholeLSTMCell(20), seq) ×2 → TimeDistributed(Dense(10))",
+             lambda **kw: _seq2seq(_cell(PeepholeLSTMCell), **kw)),
+    ZooEntry("gru", "seq2seq", "GRU(20, seq) ×2 → TimeDistributed(Dense(10))",
+             lambda **kw: _seq2seq(_seq(GRU), **kw)),
+    ZooEntry("conv_gru", "seq2seq",
+             "Conv1D(20, k4, s2, valid) → GRU(20, seq) ×2 → TimeDistributed(Dense(10)); "
+             "targets Y[:, 3::2]", _conv_gru),
+    ZooEntry("wavenet", "seq2seq",
+             "causal Conv1D(20, k2, relu), dilations 1,2,4,8,1,2,4,8 → Conv1D(10, k1)", _wavenet),
+    ZooEntry("wavenet_full", "seq2seq",
+             "WaveNet: gated residual blocks with skip connections, regression head",
+             _wavenet_full),
+    ZooEntry("seq2seq_rnn_dropout", "seq2seq",
+             "SimpleRNN(20, seq, dropout .2, recurrent_dropout .2) ×2 → TimeDistributed(Dense(10))",
+             lambda **kw: _seq2seq(_dropout(SimpleRNN), **kw)),
+    ZooEntry("lstm_dropout", "seq2seq",
+             "LSTM(20, seq, dropout .2, recurrent_dropout .2) ×2 → TimeDistributed(Dense(10))",
+             lambda **kw: _seq2seq(_dropout(LSTM), **kw)),
+    ZooEntry("gru_dropout", "seq2seq",
+             "GRU(20, seq, dropout .2, recurrent_dropout .2) ×2 → TimeDistributed(Dense(10))",
+             lambda **kw: _seq2seq(_dropout(GRU), **kw)),
+]
+ZOO: dict[str, ZooEntry] = {e.name: e for e in _ENTRIES}
+
+
+def names() -> list[str]:
+    """Every model name, in the chapter's order."""
+    return list(ZOO)
+
+
+def info(name: str) -> ZooEntry:
+    """The zoo entry for ``name`` (task, description)."""
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; the zoo has {names()}") from None
+
+
+def build(name: str, input_size: int = 1, window: int = 50, seed: int | None = None,
+          **options) -> nn.Module:
+    """Build the zoo model ``name`` for ``input_size`` features per step.
+
+    ``window`` is the input length, used only by models that need a fixed length
+    (``linear``, ``linear_10``). ``options`` override sizes: ``units``, ``outputs``,
+    ``horizon`` (``encoder_decoder``), ``blocks``/``layers_per_block``/``channels``
+    (``wavenet_full``).
+    """
+    entry = info(name)
+    made = entry.builder(**options)
+    if isinstance(made, nn.Module):
+        return Sequential([made], input_size=input_size, seed=seed, name=name)
+    shape = (window, input_size) if entry.fixed_length else (None, input_size)
+    return Sequential(made, input_shape=shape, seed=seed, name=name)

@@ -1,0 +1,269 @@
+"""``seqnets reproduce``: every experiment of the chapter, over seeds, side by side on the
+cores, with a table, ``results.json``, a Markdown report and figures."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__, chapter
+from .data.synthetic import chapter_splits
+from .errors import ConfigError
+from .io import atomic_write_text
+
+QUICK = ["naive", "linear", "deep_rnn_dense", "iterative_10", "naive_10", "linear_10",
+         "seq2vec_10", "seq2seq_rnn", "conv_gru", "wavenet"]
+QUICK_EPOCHS = 5
+# The order in which the chapter's story must hold (each beats the one before).
+STORY = [("linear_10", "seq2vec_10"), ("seq2vec_10", "seq2seq_rnn"),
+         ("seq2seq_rnn", "conv_gru"), ("seq2seq_rnn", "wavenet"),
+         ("naive", "linear"), ("simple_rnn", "deep_rnn")]
+
+
+def _groups(names: Sequence[str]) -> list[list[str]]:
+    """Units of work for one process: iterative_10 rides with deep_rnn_dense (it reuses
+    the trained model, as the chapter does)."""
+    groups: list[list[str]] = []
+    rest = list(names)
+    if "iterative_10" in rest:
+        rest.remove("iterative_10")
+        if "deep_rnn_dense" in rest:
+            rest.remove("deep_rnn_dense")
+            groups.append(["deep_rnn_dense", "iterative_10"])
+        else:
+            groups.append(["iterative_10"])
+    groups += [[n] for n in rest]
+    return groups
+
+
+def _run_group(names: list[str], seed: int, epochs: int) -> list[dict[str, Any]]:
+    torch.set_num_threads(1)  # one process per core; fit picks its own count per model
+    cache: dict[str, Any] = {}
+    return [chapter.run(n, seed, epochs, quiet=True, cache=cache) for n in names]
+
+
+def _cost(names: list[str]) -> float:
+    """Rough relative cost, to start the longest work first."""
+    slow = {"gru": 5, "conv_gru": 3, "ln_rnn": 5, "peephole_lstm": 6, "bn_rnn": 3,
+            "encoder_decoder": 4, "wavenet_full": 4, "lstm": 2, "deep_rnn_dense": 3,
+            "iterative_10": 3}
+    return sum(slow.get(n, 1.5 if chapter.get(n).kind == "trained" else 0.1) for n in names)
+
+
+def run_all(names: Sequence[str], seeds: Sequence[int], epochs: int, workers: int,
+            log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Every (experiment, seed), ``workers`` processes side by side; records in order."""
+    jobs = [(g, s) for s in seeds for g in _groups(names)]
+    jobs.sort(key=lambda job: -_cost(job[0]))
+    records: list[dict[str, Any]] = []
+    total = sum(len(g) for g, _ in jobs)
+    if workers <= 1:
+        for group, seed in jobs:
+            for rec in _run_group(group, seed, epochs):
+                records.append(rec)
+                log(_progress_line(rec, len(records), total))
+        return _ordered(records, names, seeds)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = {pool.submit(_run_group, g, s, epochs) for g, s in jobs}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                for rec in future.result():
+                    records.append(rec)
+                    log(_progress_line(rec, len(records), total))
+    return _ordered(records, names, seeds)
+
+
+def _ordered(records: list[dict[str, Any]], names: Sequence[str],
+             seeds: Sequence[int]) -> list[dict[str, Any]]:
+    rank = {n: i for i, n in enumerate(names)}
+    seed_rank = {s: i for i, s in enumerate(seeds)}
+    return sorted(records, key=lambda r: (rank[r["experiment"]], seed_rank[r["seed"]]))
+
+
+def _progress_line(rec: dict[str, Any], i: int, total: int) -> str:
+    return (f"[{i}/{total}] {rec['experiment']} (seed {rec['seed']}): valid "
+            f"{rec['valid_mse']:.5f}, {rec['wall_seconds']:.0f} s")
+
+
+def summarize(records: list[dict[str, Any]], names: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per experiment: mean ± std over seeds, verdict against the chapter's bar."""
+    rows = []
+    for name in names:
+        exp = chapter.get(name)
+        recs = [r for r in records if r["experiment"] == name]
+        valid = [r["valid_mse"] for r in recs]
+        test = [r["test_mse"] for r in recs]
+        per_epoch = [r["seconds_per_epoch"] for r in recs if "seconds_per_epoch" in r]
+        mean = statistics.fmean(valid)
+        row = {
+            "experiment": name, "row": exp.row, "description": exp.description,
+            "params": recs[0]["params"], "seeds": [r["seed"] for r in recs],
+            "valid_mse_mean": mean,
+            "valid_mse_std": statistics.pstdev(valid) if len(valid) > 1 else 0.0,
+            "valid_mse": valid, "test_mse_mean": statistics.fmean(test),
+            "reported": exp.reported, "bar": list(exp.bar) if exp.bar else None,
+            "verdict": verdict(mean, exp.bar),
+            "seconds_per_epoch": statistics.median(per_epoch) if per_epoch else None,
+            "metric": "last_time_step_mse" if exp.scored_on_last_step else "mse",
+        }
+        rows.append(row)
+    return rows
+
+
+def verdict(value: float, bar: tuple[float | None, float | None] | None) -> str:
+    if bar is None:
+        return "—"
+    low, high = bar
+    if low is not None and value < low:
+        return "below range"
+    if high is not None and value > high:
+        return "misses"
+    return "meets"
+
+
+def story(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each pair of the chapter's story: does the later model beat the earlier one?"""
+    means = {r["experiment"]: r["valid_mse_mean"] for r in rows}
+    checks = []
+    for worse, better in STORY:
+        if worse in means and better in means:
+            checks.append({"better": better, "worse": worse, "holds": means[better] < means[worse],
+                           "values": [means[better], means[worse]]})
+    return checks
+
+
+def _bar_text(bar: list[float | None] | None) -> str:
+    if not bar:
+        return "—"
+    low, high = bar
+    if low is not None and high is not None:
+        return f"{low:.4g}–{high:.4g}"
+    return f"≤ {high:.4g}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table."""
+    head = ("| experiment | params | valid MSE (mean ± std) | test MSE | chapter | bar | "
+            "verdict | s/epoch |\n|---|---:|---:|---:|---|---|---|---:|")
+    lines = [head]
+    for r in rows:
+        spe = f"{r['seconds_per_epoch']:.2f}" if r["seconds_per_epoch"] is not None else "—"
+        star = "*" if r["metric"] == "last_time_step_mse" else ""
+        lines.append(
+            f"| {r['experiment']}{star} | {r['params']:,} | {r['valid_mse_mean']:.5f} ± "
+            f"{r['valid_mse_std']:.5f} | {r['test_mse_mean']:.5f} | {r['reported']} | "
+            f"{_bar_text(r['bar'])} | {r['verdict']} | {spe} |")
+    return "\n".join(lines)
+
+
+def report(rows: list[dict[str, Any]], checks: list[dict[str, Any]], settings: dict[str, Any],
+           figures: list[str]) -> str:
+    """The Markdown report."""
+    met = [r for r in rows if r["verdict"] == "meets"]
+    barred = [r for r in rows if r["verdict"] != "—"]
+    out = [
+        "# The chapter, reproduced with seqnets", "",
+        f"Command: `{settings['command']}`  ",
+        f"Seeds {settings['seeds']}, {settings['epochs']} epochs, batch 32, Adam (Keras "
+        f"defaults); {settings['workers']} worker process(es); total wall time "
+        f"{settings['wall_seconds']:.0f} s on {settings['machine']}.", "",
+        "Valid MSE is the mean over seeds; rows marked * are sequence-to-sequence models "
+        "scored by the MSE of the last time step's 10 outputs (the chapter's "
+        "`last_time_step_mse`), comparable with the vector models.", "",
+        table(rows), "",
+        f"**Bars met: {len(met)} of {len(barred)}.**", "",
+        "## Does the chapter's story hold?", "",
+    ]
+    for c in checks:
+        mark = "yes" if c["holds"] else "**no**"
+        out.append(f"- {c['better']} ({c['values'][0]:.5f}) beats {c['worse']} "
+                   f"({c['values'][1]:.5f}): {mark}")
+    missed = [r for r in rows if r["verdict"] in ("misses", "below range")]
+    if missed:
+        out += ["", "## Bars missed", ""]
+        for r in missed:
+            out.append(f"- {r['experiment']}: {r['valid_mse_mean']:.5f} against "
+                       f"{_bar_text(r['bar'])} (per seed: "
+                       + ", ".join(f"{v:.5f}" for v in r["valid_mse"]) + ")")
+    if figures:
+        out += ["", "## Figures", ""] + [f"![{Path(f).stem}]({Path(f).name})" for f in figures]
+    return "\n".join(out) + "\n"
+
+
+def figures(records: list[dict[str, Any]], seed: int, out: Path) -> list[str]:
+    """Learning curves and forecast figures for one seed's runs."""
+    from . import plotting
+
+    paths = []
+    first = {r["experiment"]: r for r in records if r["seed"] == seed}
+    curves = {n: r["history"] for n, r in first.items() if "history" in r}
+    if curves:
+        paths.append(plotting.learning_curves(curves, out / "learning_curves.png",
+                                              f"Learning curves (seed {seed})"))
+    k = chapter.N_EXAMPLES
+    one = chapter_splits("next_value", seed=seed)
+    f1 = {n: np.asarray(first[n]["examples"]) for n in ("naive", "linear", "deep_rnn",
+                                                         "deep_rnn_dense") if n in first}
+    if f1:
+        paths.append(plotting.forecast_panels(
+            one.valid[0][:k, :, 0], one.valid[1][:k], f1, out / "forecast_next_value.png",
+            "Next value: forecasts of the first validation series"))
+    ten = chapter_splits("next_10", seed=seed)
+    f10 = {n: np.asarray(first[n]["examples"]) for n in (
+        "naive_10", "iterative_10", "linear_10", "seq2vec_10", "seq2seq_rnn", "conv_gru",
+        "wavenet") if n in first}
+    if f10:
+        paths.append(plotting.forecast_panels(
+            ten.valid[0][:k, :, 0], ten.valid[1][:k], f10, out / "forecast_next_10.png",
+            "Next 10 values: recursive, direct and sequence-to-sequence strategies"))
+    return [str(p) for p in paths]
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def reproduce(names: Sequence[str] | None = None, seeds: Sequence[int] = (42, 7, 1),
+              epochs: int = 20, out: str | Path = "reproduce-results", workers: int | None = None,
+              plots: bool = True, command: str | None = None,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the chapter's experiments; write ``results.json``, ``report.md`` and figures to
+    ``out``; return the results. ``names``: default every experiment of spec §2."""
+    names = list(names) if names else list(chapter.CORE)
+    for n in names:
+        chapter.get(n)
+    if not seeds:
+        raise ConfigError("give at least one seed")
+    if epochs < 1:
+        raise ConfigError(f"epochs must be at least 1, got {epochs}")
+    workers = workers or min(os.cpu_count() or 1, 2 * len(seeds), len(_groups(names)))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    records = run_all(names, list(seeds), epochs, workers, log)
+    wall = time.perf_counter() - start
+    rows = summarize(records, names)
+    checks = story(rows)
+    settings = {"command": command or "seqnets reproduce", "seeds": list(seeds),
+                "epochs": epochs, "workers": workers, "wall_seconds": wall,
+                "machine": machine(), "seqnets_version": __version__,
+                "python": sys.version.split()[0]}
+    figs = figures(records, seeds[0], out) if plots else []
+    results = {"settings": settings, "summary": rows, "story": checks, "runs": records}
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1) + "\n")
+    atomic_write_text(out / "report.md", report(rows, checks, settings, figs))
+    return results
