@@ -45,6 +45,9 @@ def _monitored(logs: dict[str, float], monitor: str, who: str) -> float:
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
+    As in Keras, training stops at the end of the ``patience``-th epoch in a row without
+    improvement (``patience=0`` and ``1`` both stop at the first such epoch).
+
     ``restore_best_weights=True`` (default; Keras's default is False) puts back the weights
     of the best epoch at the end of training, so no run ends on a worse model than it saw.
     """
@@ -79,7 +82,7 @@ class EarlyStopping(Callback):
                 self._best_state = copy.deepcopy(trainer.model.state_dict())
             return
         self._wait += 1
-        if self._wait > self.patience:
+        if self._wait >= self.patience:  # Keras: stop at the patience-th epoch without gain
             self.stopped_epoch = epoch
             trainer.stop_training = True
 
@@ -123,7 +126,9 @@ class ModelCheckpoint(Callback):
 
 
 class TensorBoard(Callback):
-    """Write losses, metrics and gradient norms for TensorBoard (``pip install seqnets[tensorboard]``).
+    """Write losses, metrics and gradient norms for TensorBoard.
+
+    Needs the optional extra: ``pip install "seqnets[tensorboard]"``.
 
     Per epoch: every logged value (``loss``, ``val_loss``, metrics, ``grad_norm``, ...).
     Every ``update_freq`` steps: the global gradient norm and each parameter's gradient

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -77,7 +78,7 @@ def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = N
     except ConfigError as err:
         raise ConfigError(f"cannot save {type(model).__name__}: {err}") from None
     try:
-        meta_json = json.loads(json.dumps(metadata or {}, allow_nan=True))
+        meta_json = _finite_json(json.loads(json.dumps(metadata or {}, allow_nan=True)))
     except (TypeError, ValueError) as err:
         raise ConfigError(f"metadata must be plain JSON: {err}") from None
     tensors = {name: t.detach().cpu().contiguous().clone()
@@ -97,8 +98,19 @@ def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = N
     }
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(folder / WEIGHTS_FILE, blob)
-    atomic_write_text(folder / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+    atomic_write_text(folder / CONFIG_FILE, json.dumps(config, indent=2, allow_nan=False) + "\n")
     return folder
+
+
+def _finite_json(value: Any) -> Any:
+    """NaN and infinities become None, so that config.json is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_json(v) for v in value]
+    return value
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -118,8 +130,8 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"{config_path} is not valid JSON ({err}); the file is "
                              "truncated or corrupted") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"{config_path} is not a seqnets model config "
-                             f"(format {config.get('format') if isinstance(config, dict) else None!r})")
+        found = config.get("format") if isinstance(config, dict) else None
+        raise ModelFileError(f"{config_path} is not a seqnets model config (format {found!r})")
     version = config.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(f"{config_path} has format version {version!r}; this seqnets "
@@ -127,6 +139,9 @@ def read_config(path: str | Path) -> dict[str, Any]:
     for key in ("architecture", "weights"):
         if key not in config:
             raise ModelFileError(f"{config_path} has no {key!r} entry; the file is damaged")
+    if not isinstance(config["weights"], dict):
+        raise ModelFileError(f"{config_path}: 'weights' must be an object, got "
+                             f"{type(config['weights']).__name__}; the file is damaged")
     return config
 
 
@@ -152,7 +167,7 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Modul
         raise ModelFileError(f"{weights_path} is not a readable safetensors file: {err}") from None
     try:
         model = deserialize(config["architecture"])
-    except (ConfigError, TypeError, KeyError) as err:
+    except (ConfigError, TypeError, KeyError, ValueError, AttributeError) as err:
         raise ModelFileError(f"{folder / CONFIG_FILE}: cannot rebuild the architecture: "
                              f"{err}") from None
     _check_state(model, tensors, weights_path)
@@ -169,7 +184,8 @@ def _check_state(model: nn.Module, tensors: dict[str, torch.Tensor], where: Path
     if missing or extra:
         raise ModelFileError(f"{where} does not fit the architecture in its config: missing "
                              f"tensors {missing[:5]}, unexpected tensors {extra[:5]}")
-    for name, t in tensors.items():
+    for name in own:  # the model's order: safetensors' order varies from run to run
+        t = tensors[name]
         if t.shape != own[name].shape:
             raise ModelFileError(f"{where}: tensor {name!r} has shape {tuple(t.shape)}, the "
                                  f"architecture needs {tuple(own[name].shape)}")

@@ -59,7 +59,8 @@ class History:
         return self.history[key]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epochs": list(self.epochs), "history": {k: list(v) for k, v in self.history.items()}}
+        return {"epochs": list(self.epochs),
+                "history": {k: list(v) for k, v in self.history.items()}}
 
 
 def make_optimizer(spec: OptimizerSpec, params: Sequence[nn.Parameter],
@@ -278,56 +279,59 @@ def fit(model: nn.Module, train: Any, valid: Any = None, *, epochs: int = 1,
     with thread_count(threads), seeded(seed):
         for cb in callbacks:
             cb.on_train_begin(trainer)
-        for epoch in range(epochs):
-            trainer.epoch = epoch
-            start = time.perf_counter()
-            model.train()
-            progress.start_epoch(epoch)
-            order = torch.randperm(n, generator=order_rng) if shuffle else None
-            sums = {"loss": 0.0, **{name: 0.0 for name, _ in metric_fns}}
-            norm_sum, norm_max = 0.0, 0.0
-            for idx in _batches(n, batch_size, order):
-                xb = x[idx].to(device, non_blocking=True)
-                yb = y[idx].to(device, non_blocking=True)
-                out = model(xb)
-                batch_loss = loss_fn(out, yb)
-                opt.zero_grad(set_to_none=True)
-                batch_loss.backward()
-                norm = _clip_and_norm(params, clipnorm, global_clipnorm, clipvalue)
-                opt.step()
-                trainer.step += 1
-                k = len(xb)
-                value = float(batch_loss.detach())
-                if not math.isfinite(value):
-                    progress.end_epoch(epoch, {"seconds": 0.0, "loss": value})
-                    raise FloatingPointError(
-                        f"loss became {value} at epoch {epoch + 1}, step {trainer.step}: "
-                        "lower the learning rate or clip gradients (clipnorm=1.0)")
-                sums["loss"] += value * k
-                with torch.no_grad():
-                    for name, fn in metric_fns:
-                        sums[name] += float(fn(out, yb)) * k
-                norm_sum += norm
-                norm_max = max(norm_max, norm)
-                progress.step(value)
+        try:
+            for epoch in range(epochs):
+                trainer.epoch = epoch
+                start = time.perf_counter()
+                model.train()
+                progress.start_epoch(epoch)
+                order = torch.randperm(n, generator=order_rng) if shuffle else None
+                sums = {"loss": 0.0, **{name: 0.0 for name, _ in metric_fns}}
+                norm_sum, norm_max = 0.0, 0.0
+                for idx in _batches(n, batch_size, order):
+                    xb = x[idx].to(device, non_blocking=True)
+                    yb = y[idx].to(device, non_blocking=True)
+                    out = model(xb)
+                    batch_loss = loss_fn(out, yb)
+                    value = float(batch_loss.detach())
+                    if not math.isfinite(value):  # stop before the weights are spoiled
+                        progress.end_epoch(epoch, {"seconds": 0.0, "loss": value})
+                        raise FloatingPointError(
+                            f"loss became {value} at epoch {epoch + 1}, step "
+                            f"{trainer.step + 1}: lower the learning rate or clip gradients "
+                            "(clipnorm=1.0)")
+                    opt.zero_grad(set_to_none=True)
+                    batch_loss.backward()
+                    norm = _clip_and_norm(params, clipnorm, global_clipnorm, clipvalue)
+                    opt.step()
+                    trainer.step += 1
+                    k = len(xb)
+                    sums["loss"] += value * k
+                    with torch.no_grad():
+                        for name, fn in metric_fns:
+                            sums[name] += float(fn(out, yb)) * k
+                    norm_sum += norm
+                    norm_max = max(norm_max, norm)
+                    progress.step(value)
+                    for cb in callbacks:
+                        cb.on_batch_end(trainer, value)
+                logs = {key: total / n for key, total in sums.items()}
+                if val is not None:
+                    scores = evaluate(model, val, loss=loss, metrics=metrics,
+                                      batch_size=max(batch_size, 256))
+                    logs.update({f"val_{k}": v for k, v in scores.items()})
+                logs["grad_norm"] = norm_sum / steps
+                logs["grad_norm_max"] = norm_max
+                logs["seconds"] = time.perf_counter() - start
+                trainer.history.append(epoch, logs)
+                progress.end_epoch(epoch, logs)
                 for cb in callbacks:
-                    cb.on_batch_end(trainer, value)
-            logs = {key: total / n for key, total in sums.items()}
-            if val is not None:
-                scores = evaluate(model, val, loss=loss, metrics=metrics,
-                                  batch_size=max(batch_size, 256))
-                logs.update({f"val_{k}": v for k, v in scores.items()})
-            logs["grad_norm"] = norm_sum / steps
-            logs["grad_norm_max"] = norm_max
-            logs["seconds"] = time.perf_counter() - start
-            trainer.history.append(epoch, logs)
-            progress.end_epoch(epoch, logs)
+                    cb.on_epoch_end(trainer, epoch, logs)
+                if trainer.stop_training:
+                    break
+        finally:  # also on errors and Ctrl-C: close writers, restore best weights
             for cb in callbacks:
-                cb.on_epoch_end(trainer, epoch, logs)
-            if trainer.stop_training:
-                break
-        for cb in callbacks:
-            cb.on_train_end(trainer)
+                cb.on_train_end(trainer)
     model.eval()
     return trainer.history
 

@@ -18,7 +18,7 @@ from torch.autograd import gradcheck
 from torch.func import functional_call
 
 import seqnets
-from seqnets.errors import ConfigError, ShapeError
+from seqnets.errors import ConfigError
 from seqnets.layers import (
     RNN,
     Cell,
@@ -32,6 +32,15 @@ from seqnets.layers import (
 )
 
 B, T, IN, U = 3, 7, 4, 5
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one intra-op thread is faster, and not slowed down by a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------------------

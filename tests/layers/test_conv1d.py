@@ -20,6 +20,15 @@ from seqnets.layers import Conv1D, Dense, TimeDistributed, deserialize, serializ
 HYPOTHESIS = settings(max_examples=25, deadline=None)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one intra-op thread is faster, and not slowed down by a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def np_conv1d(x, weight, bias, strides, dilation, padding):
     """Reference 1-D convolution over [B, T, C] with a [filters, C, k] kernel (PyTorch layout).
 
@@ -240,7 +249,6 @@ def test_config_round_trip():
 # --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make, match", [
     (lambda: Conv1D(4, 2, padding="full"), r"padding must be one of .*'causal'.*got 'full'"),
-    (lambda: Conv1D(4, 2, padding="SAME"), "padding must be one of"),
     (lambda: Conv1D(0, 2), "filters must be a positive integer, got 0"),
     (lambda: Conv1D(4, 0), "kernel_size must be a positive integer, got 0"),
     (lambda: Conv1D(4, 2, strides=-1), "strides must be a positive integer"),

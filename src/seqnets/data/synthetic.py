@@ -50,7 +50,10 @@ def generate_time_series(batch_size: int, n_steps: int,
 
 
 def seq2seq_targets(series: np.ndarray, n_steps: int = N_STEPS, horizon: int = 10) -> np.ndarray:
-    """``Y[:, t, k-1] = series[:, t + k]`` for t < n_steps, k = 1..horizon: ``[B, n_steps, horizon]``."""
+    """``Y[:, t, k-1] = series[:, t + k]`` for t < n_steps, k = 1..horizon.
+
+    Returns ``[B, n_steps, horizon]`` float32.
+    """
     if series.shape[1] < n_steps + horizon:
         raise ConfigError(f"series of {series.shape[1]} steps are too short for "
                           f"{n_steps} inputs and {horizon} steps ahead")

@@ -22,6 +22,6 @@ __all__ = [
     "Activation", "BatchNormalization", "Bidirectional", "Cell", "Conv1D", "Dense", "Dropout",
     "Flatten", "GRU", "GRUCell", "LNSimpleRNNCell", "LSTM", "LSTMCell", "Layer",
     "LayerNormalization", "MCDropout", "PeepholeLSTMCell", "RNN", "RepeatVector",
-    "SimpleRNN", "SimpleRNNCell", "TimeDistributed", "WaveNet", "deserialize", "mc_dropout", "register",
-    "serialize",
+    "SimpleRNN", "SimpleRNNCell", "TimeDistributed", "WaveNet", "deserialize", "mc_dropout",
+    "register", "serialize",
 ]

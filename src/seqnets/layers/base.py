@@ -65,7 +65,8 @@ def serialize(layer: nn.Module) -> dict[str, Any]:
 def deserialize(spec: dict[str, Any]) -> nn.Module:
     """Rebuild a layer from :func:`serialize`'s output; no code is executed."""
     if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
-        raise ConfigError(f"a layer config must be {{'class_name': ..., 'config': ...}}, got {spec!r}")
+        raise ConfigError("a layer config must be {'class_name': ..., 'config': ...}, "
+                          f"got {spec!r}")
     cls = registered_class(spec["class_name"])
     return cls.from_config(dict(spec["config"]))
 

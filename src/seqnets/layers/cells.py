@@ -78,7 +78,7 @@ class Cell(Layer):
         return tuple(like.new_zeros(batch, s) for s in self.state_size)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        """The input part of the step for all time steps at once (``[..., in] → [..., k*units]``)."""
+        """Input part of the step, all time steps at once: ``[..., in] → [..., k*units]``."""
         return F.linear(x, self.weight_ih, self.bias)
 
     def step(self, p_t: torch.Tensor, states: States,

@@ -70,7 +70,8 @@ class Dense(Layer):
         if len(input_shape) < 1 or input_shape[-1] is None:
             raise ShapeError(f"Dense needs a known last dimension, got {tuple(input_shape)}")
         fan_in = int(input_shape[-1])
-        self.weight = nn.Parameter(glorot_uniform_(torch.empty(self.units, fan_in), fan_in, self.units))
+        weight = glorot_uniform_(torch.empty(self.units, fan_in), fan_in, self.units)
+        self.weight = nn.Parameter(weight)
         self.bias = nn.Parameter(torch.zeros(self.units)) if self.use_bias else None
         self.built = True
 

@@ -109,7 +109,8 @@ class RNN(Layer):
     def _initial(self, x: torch.Tensor, initial_state: Any) -> States:
         if initial_state is None:
             return tuple(x.new_zeros(x.shape[0], s) for s in self._state_sizes())
-        states = (initial_state,) if isinstance(initial_state, torch.Tensor) else tuple(initial_state)
+        states = ((initial_state,) if isinstance(initial_state, torch.Tensor)
+                  else tuple(initial_state))
         expected = [(x.shape[0], s) for s in self._state_sizes()]
         got = [tuple(s.shape) for s in states]
         if got != expected:
@@ -153,6 +154,11 @@ class RNN(Layer):
                 y, states = cell.step(projected[:, t], states, rec_mask)
                 outputs.append(y)
         else:  # a user's own cell: only forward(x_t, states)
+            if rec_mask is not None:
+                raise ConfigError(
+                    f"{type(cell).__name__} has recurrent_dropout > 0 but only a forward(); "
+                    "implement step(p_t, states, recurrent_mask) and project(x) (see "
+                    "seqnets.layers.cells) so the mask can reach the recurrent product")
             outputs = []
             for t in range(x.shape[1]):
                 y, states = cell(x[:, t], states)

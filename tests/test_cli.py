@@ -1,0 +1,40 @@
+"""The seqnets command: output, files, and clear errors without tracebacks."""
+
+import pytest
+
+from seqnets.cli import main
+
+
+def test_zoo_lists_every_model(capsys):
+    assert main(["zoo"]) == 0
+    out = capsys.readouterr().out
+    for name in ("deep_rnn", "conv_gru", "wavenet", "wavenet_full", "encoder_decoder"):
+        assert name in out
+
+
+def test_zoo_prints_a_keras_style_summary(capsys):
+    assert main(["zoo", "deep_rnn"]) == 0
+    assert "Total params: 1,282" in capsys.readouterr().out
+
+
+def test_reproduce_runs_and_writes_files(tmp_path, capsys):
+    code = main(["reproduce", "--only", "naive,lstsq_linear", "--seeds", "3", "--epochs", "1",
+                 "--workers", "1", "--out", str(tmp_path), "--no-plots"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| naive |" in out and "Wall time" in out
+    assert (tmp_path / "results.json").exists() and (tmp_path / "report.md").exists()
+
+
+def test_unknown_experiment_is_a_clear_error(tmp_path, capsys):
+    code = main(["reproduce", "--only", "nope", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown experiment 'nope'" in err and "Traceback" not in err
+
+
+def test_bad_seeds_are_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "--seeds", "a,b"])
+    assert exit_info.value.code == 2
+    assert "seeds must be integers" in capsys.readouterr().err
