@@ -28,7 +28,9 @@ def fused_checks(device: torch.device) -> list[dict]:
                         (GRU, {})):
         torch.manual_seed(0)
         fused = cls(16, return_sequences=True, input_size=8, **kwargs).to(device)
-        loop = cls(16, return_sequences=True, input_size=8, use_fused=False, **kwargs).to(device)
+        assert fused._path(torch.zeros(1, 1, 8, device=device), None) == "fused"
+        loop = cls(16, return_sequences=True, input_size=8, implementation="loop",
+                   **kwargs).to(device)
         loop.load_state_dict(fused.state_dict())
         x = torch.randn(4, 30, 8, device=device, requires_grad=True)
         grads = []

@@ -74,16 +74,29 @@ def make_x(batch=2, time=5, features=IN, seed=0, dtype=torch.float64, requires_g
 # gradcheck (float64) for every recurrent layer and both paths
 # --------------------------------------------------------------------------------------
 GRAD_LAYERS = {
-    "simple_rnn_fused": lambda: SimpleRNN(U, return_sequences=True),
-    "simple_rnn_relu_fused": lambda: SimpleRNN(U, activation="relu", return_sequences=True),
-    "simple_rnn_loop": lambda: SimpleRNN(U, return_sequences=True, use_fused=False),
-    "lstm_fused": lambda: LSTM(U, return_sequences=True),
-    "lstm_loop": lambda: LSTM(U, return_sequences=True, use_fused=False),
-    "gru_fused": lambda: GRU(U, return_sequences=True),
-    "gru_loop": lambda: GRU(U, return_sequences=True, use_fused=False),
+    "simple_rnn_fused": lambda: SimpleRNN(U, return_sequences=True, implementation="fused"),
+    "simple_rnn_relu_fused": lambda: SimpleRNN(U, activation="relu", return_sequences=True,
+                                               implementation="fused"),
+    "simple_rnn_compiled": lambda: SimpleRNN(U, return_sequences=True,
+                                             implementation="compiled"),
+    "simple_rnn_relu_compiled": lambda: SimpleRNN(U, activation="relu", return_sequences=True,
+                                                  implementation="compiled"),
+    "simple_rnn_loop": lambda: SimpleRNN(U, return_sequences=True, implementation="loop"),
+    "lstm_fused": lambda: LSTM(U, return_sequences=True, implementation="fused"),
+    "lstm_compiled": lambda: LSTM(U, return_sequences=True, implementation="compiled"),
+    "lstm_loop": lambda: LSTM(U, return_sequences=True, implementation="loop"),
+    "gru_fused": lambda: GRU(U, return_sequences=True, implementation="fused"),
+    "gru_compiled": lambda: GRU(U, return_sequences=True, implementation="compiled"),
+    "gru_loop": lambda: GRU(U, return_sequences=True, implementation="loop"),
     "gru_reset_before": lambda: GRU(U, reset_after=False, return_sequences=True),
-    "rnn_ln_cell": lambda: RNN(LNSimpleRNNCell(U), return_sequences=True),
-    "rnn_peephole_cell": lambda: RNN(PeepholeLSTMCell(U), return_sequences=True),
+    "rnn_ln_cell_loop": lambda: RNN(LNSimpleRNNCell(U), return_sequences=True,
+                                    implementation="loop"),
+    "rnn_ln_cell_compiled": lambda: RNN(LNSimpleRNNCell(U), return_sequences=True,
+                                        implementation="compiled"),
+    "rnn_peephole_cell_loop": lambda: RNN(PeepholeLSTMCell(U), return_sequences=True,
+                                          implementation="loop"),
+    "rnn_peephole_cell_compiled": lambda: RNN(PeepholeLSTMCell(U), return_sequences=True,
+                                              implementation="compiled"),
     "bidirectional_lstm": lambda: Bidirectional(LSTM(U, return_sequences=True)),
     "bidirectional_gru_last": lambda: Bidirectional(GRU(U), merge_mode="sum"),
 }
@@ -96,11 +109,15 @@ def test_layer_gradcheck(kind):
     layer.double()
     randomise(layer, seed=1)
     inner = layer.forward_layer if isinstance(layer, Bidirectional) else layer
-    assert inner._can_fuse() == ("fused" in kind or kind.startswith("bidirectional"))
+    expected = next((p for p in ("fused", "compiled", "loop") if kind.endswith(p)), None)
+    if expected is not None:
+        assert inner._path(make_x(), None) == expected
     assert gradcheck_module(layer, make_x())
 
 
-@pytest.mark.parametrize("kind", ["lstm_fused", "gru_loop", "rnn_peephole_cell"])
+@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_compiled", "gru_loop", "gru_compiled",
+                                  "rnn_peephole_cell_loop", "rnn_peephole_cell_compiled",
+                                  "rnn_ln_cell_compiled", "simple_rnn_compiled"])
 def test_layer_gradcheck_with_initial_state_and_return_state(kind):
     layer = GRAD_LAYERS[kind]()
     layer.return_state = True
@@ -141,12 +158,13 @@ def _run_with_grads(layer, x0, init0, out_weights_seed=0):
 @pytest.mark.parametrize("return_state", [False, True], ids=["", "return_state"])
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["", "backwards"])
 @pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "seq"])
+@pytest.mark.parametrize("path", ["fused", "compiled"])
 @pytest.mark.parametrize("kind", sorted(FUSABLE))
-def test_fused_equals_loop(kind, return_sequences, go_backwards, return_state, initial_state,
-                           monkeypatch):
+def test_fast_paths_equal_loop(kind, path, return_sequences, go_backwards, return_state,
+                               initial_state, monkeypatch):
     torch.manual_seed(0)
     layer = FUSABLE[kind](return_sequences=return_sequences, go_backwards=go_backwards,
-                          return_state=return_state, input_size=IN)
+                          return_state=return_state, input_size=IN, implementation=path)
     randomise(layer, seed=5, scale=0.5)
     x0 = make_x(batch=3, time=6, seed=6, dtype=torch.float32, requires_grad=False)
     init0 = None
@@ -154,20 +172,21 @@ def test_fused_equals_loop(kind, return_sequences, go_backwards, return_state, i
         g = torch.Generator().manual_seed(7)
         init0 = tuple(torch.randn(3, U + 1, generator=g) for _ in layer._state_sizes())
 
-    fused_calls = []
-    original = layer._forward_fused
+    calls = []
+    for method in ("_forward_fused", "_forward_loop"):
+        original = getattr(layer, method)
 
-    def spy(*args):
-        fused_calls.append(1)
-        return original(*args)
+        def spy(*args, _original=original, _method=method):
+            calls.append(_method)
+            return _original(*args)
 
-    monkeypatch.setattr(layer, "_forward_fused", spy)
-    assert layer.use_fused == "auto"
+        monkeypatch.setattr(layer, method, spy)
+    assert layer._path(x0, None) == path
     out_f, grads_f = _run_with_grads(layer, x0, init0)
-    assert fused_calls == [1], "'auto' did not take the fused kernel"
-    layer.use_fused = False
+    assert calls == (["_forward_fused"] if path == "fused" else []), calls
+    layer.implementation = "loop"
     out_l, grads_l = _run_with_grads(layer, x0, init0)
-    assert fused_calls == [1], "use_fused=False still took the fused kernel"
+    assert calls[-1] == "_forward_loop", "implementation='loop' did not take the cell loop"
 
     assert len(out_f) == len(out_l) == (1 + len(layer._state_sizes()) if return_state else 1)
     for a, b in zip(out_f, out_l, strict=True):
@@ -182,7 +201,7 @@ def test_fused_equals_loop_in_twin_loaded_from_state_dict():
     lstm = LSTM(4, return_sequences=True, input_size=IN)
     randomise(lstm, seed=8)
     twin = deserialize({**serialize(lstm),
-                        "config": {**lstm.get_config(), "use_fused": False}})
+                        "config": {**lstm.get_config(), "implementation": "loop"}})
     twin.build((None, IN))
     twin.load_state_dict(lstm.state_dict())
     x = make_x(batch=3, time=8, dtype=torch.float32, requires_grad=False)
@@ -223,7 +242,7 @@ def test_output_shapes_and_return_state(make):
 
 
 @pytest.mark.parametrize("make", [lambda **k: SimpleRNN(4, **k), lambda **k: LSTM(4, **k),
-                                  lambda **k: GRU(4, use_fused=False, **k)])
+                                  lambda **k: GRU(4, implementation="loop", **k)])
 def test_go_backwards_processes_reversed_input_and_keeps_processing_order(make):
     fwd = make(return_sequences=True, input_size=IN)
     bwd = make(return_sequences=True, go_backwards=True, input_size=IN)
@@ -312,6 +331,26 @@ def test_input_dropout_mask_is_the_same_at_every_step(kind):
         "every sequence got the same mask"
 
 
+@pytest.mark.parametrize("kind", sorted(set(DROPOUT_LAYERS) - {"gru_reset_before"}))
+def test_compiled_path_applies_the_same_dropout_as_the_loop(kind):
+    """Training mode, input and recurrent dropout: the same seed draws the same masks, and
+    the compiled loop then gives the reference loop's outputs and gradients."""
+    layer = DROPOUT_LAYERS[kind](dropout=0.3, recurrent_dropout=0.5, return_sequences=True,
+                                 input_size=3, implementation="compiled")
+    randomise(layer, seed=3, scale=0.5)
+    layer.train()
+    x0 = make_x(batch=5, time=7, features=3, seed=4, dtype=torch.float32, requires_grad=False)
+    results = []
+    for path in ("compiled", "loop"):
+        layer.implementation = path
+        torch.manual_seed(21)
+        results.append(_run_with_grads(layer, x0, None))
+    (out_c, grads_c), (out_l, grads_l) = results
+    torch.testing.assert_close(out_c[0], out_l[0], atol=1e-5, rtol=0)
+    for a, b in zip(grads_c, grads_l, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
 def test_recurrent_dropout_mask_is_the_same_at_every_step_black_box():
     """h_t = x_t + m ⊙ h_{t-1} with identity weights: h_t = m^t if m is reused."""
     torch.manual_seed(11)
@@ -337,7 +376,8 @@ def test_recurrent_dropout_mask_is_the_same_at_every_step_black_box():
 @pytest.mark.parametrize("kind", sorted(DROPOUT_LAYERS))
 def test_recurrent_dropout_mask_reused_at_every_step(kind, monkeypatch):
     torch.manual_seed(12)
-    layer = DROPOUT_LAYERS[kind](recurrent_dropout=0.5, return_sequences=True, input_size=3)
+    layer = DROPOUT_LAYERS[kind](recurrent_dropout=0.5, return_sequences=True, input_size=3,
+                                 implementation="loop")
     layer.train()
     seen = []
     original = type(layer.cell).step
@@ -405,7 +445,7 @@ class UnregisteredCell(ScaledTanhCell):
 ROUND_TRIP = {
     "simple_rnn": lambda: SimpleRNN(3, activation="relu", return_sequences=True,
                                     go_backwards=True, dropout=0.1, name="enc"),
-    "lstm": lambda: LSTM(3, unit_forget_bias=False, return_state=True, use_fused=False),
+    "lstm": lambda: LSTM(3, unit_forget_bias=False, return_state=True, implementation="loop"),
     "gru": lambda: GRU(3, reset_after=False, recurrent_dropout=0.2, return_sequences=True),
     "rnn_simple_cell": lambda: RNN(SimpleRNNCell(3, use_bias=False), return_sequences=True),
     "rnn_ln_cell": lambda: RNN(LNSimpleRNNCell(3, epsilon=1e-2), return_sequences=True),
@@ -459,7 +499,7 @@ def test_unregistered_cell_gives_clear_config_error():
     (lambda: GRU(4, dropout=1.5), r"dropout must be a number in \[0, 1\), got 1.5"),
     (lambda: SimpleRNN(4, recurrent_dropout=1.0), r"recurrent_dropout must be a number"),
     (lambda: SimpleRNN(4, activation="tanhh"), "'tanhh' is not a known activation"),
-    (lambda: LSTM(4, use_fused=True), "use_fused must be 'auto' or False"),
+    (lambda: LSTM(4, implementation="cudnn"), "implementation must be one of"),
     (lambda: RNN(Dense(3)), "RNN needs a cell with a 'state_size' attribute"),
     (lambda: RNN("lstm"), "RNN needs a cell"),
     (lambda: Bidirectional(Dense(3)), "Bidirectional wraps a recurrent layer, got Dense"),

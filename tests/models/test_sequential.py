@@ -184,7 +184,7 @@ ROUND_TRIP = {
     **{name: make for name, (make, _) in MODELS.items()},
     "bidirectional_bn_dropout": lambda: Sequential([
         Bidirectional(GRU(3, **RS), merge_mode="sum"), BatchNormalization(), Dropout(0.2),
-        LSTM(3, use_fused=False), Dense(2, activation="relu")], input_size=2, name="mixed"),
+        LSTM(3, implementation="loop"), Dense(2, activation="relu")], input_size=2, name="mixed"),
 }
 
 

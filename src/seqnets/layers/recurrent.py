@@ -17,9 +17,12 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, ShapeError
+from . import fastpath
 from .base import Layer, Shape, deserialize, register, serialize
 from .cells import Cell, GRUCell, LSTMCell, SimpleRNNCell, States
 from .core import dropout_active
+
+IMPLEMENTATIONS = ("auto", "fused", "compiled", "loop")
 
 
 def _sequence_mask(batch: int, size: int, rate: float, like: torch.Tensor) -> torch.Tensor:
@@ -54,12 +57,24 @@ class RNN(Layer):
         return_state: also return the final states, as ``(output, *states)``.
         go_backwards: process the sequence in reverse (outputs stay in processing order,
             as in Keras).
+        implementation: how the time loop runs; every choice gives the same results.
+            ``"auto"`` (default) picks the fastest available for the device: on CPU the
+            compiled loop (numba, the ``fast`` extra) where the cell supports it, else
+            PyTorch's fused kernel; on GPU the fused cuDNN kernel. ``"fused"``,
+            ``"compiled"`` and ``"loop"`` (the reference cell loop) ask for one; a path
+            that cannot run the configuration (say, fused with recurrent dropout while
+            training) falls back to the loop.
     """
 
     def __init__(self, cell: nn.Module, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
-                 input_size: int | None = None, name: str | None = None) -> None:
+                 implementation: str = "auto", input_size: int | None = None,
+                 name: str | None = None) -> None:
         super().__init__(name)
+        if implementation not in IMPLEMENTATIONS:
+            raise ConfigError(f"implementation must be one of {IMPLEMENTATIONS}, "
+                              f"got {implementation!r}")
+        self.implementation = implementation
         for attr in ("state_size", "output_size"):
             if not hasattr(cell, attr):
                 raise ConfigError(f"RNN needs a cell with a {attr!r} attribute; "
@@ -130,14 +145,37 @@ class RNN(Layer):
         rec_mask = None
         if active and rec_rate > 0.0:
             rec_mask = _sequence_mask(x.shape[0], self._state_sizes()[0], rec_rate, x)
-        if rec_mask is None and self._can_fuse():
+        path = self._path(x, rec_mask)
+        if path == "fused":
             outputs, states = self._forward_fused(x, states)
+        elif path == "compiled":
+            outputs, states = fastpath.run(self.cell, x, states, rec_mask)
         else:
             outputs, states = self._forward_loop(x, states, rec_mask)
         out = outputs if self.return_sequences else outputs[:, -1]
         return (out, *states) if self.return_state else out
 
+    def _path(self, x: torch.Tensor, rec_mask: torch.Tensor | None) -> str:
+        """Which implementation runs this call: "fused", "compiled" or "loop"."""
+        impl = self.implementation
+        if impl == "loop":
+            return "loop"
+        fused = rec_mask is None and self._can_fuse()
+        compiled = fastpath.supports(self.cell, x)
+        if impl == "fused":
+            return "fused" if fused else "loop"
+        if impl == "compiled":
+            return "compiled" if compiled else "loop"
+        if x.device.type == "cpu" and compiled and not (fused and self._cpu_prefers_fused):
+            return "compiled"
+        return "fused" if fused else "loop"
+
+    # On CPU the compiled loop beats PyTorch's kernels for SimpleRNN and GRU (several times
+    # at batch 32), but not oneDNN's LSTM, whose gate activations are vectorised.
+    _cpu_prefers_fused = False
+
     def _can_fuse(self) -> bool:
+        """Whether the configuration has a PyTorch fused kernel (oneDNN / cuDNN)."""
         return False
 
     def _forward_fused(self, x: torch.Tensor, states: States) -> tuple[torch.Tensor, States]:
@@ -169,7 +207,7 @@ class RNN(Layer):
     def get_config(self) -> dict[str, Any]:
         return {"cell": serialize(self.cell), "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "name": self.name}
+                "implementation": self.implementation, "name": self.name}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RNN:
@@ -179,26 +217,21 @@ class RNN(Layer):
 
 
 class _FusedRNN(RNN):
-    """A recurrent layer that owns its cell and runs PyTorch's fused kernel when it can.
+    """A recurrent layer that owns its cell and can run PyTorch's fused kernel.
 
-    ``use_fused``: ``"auto"`` (default) takes the fused kernel (oneDNN on CPU, cuDNN on
-    GPU) whenever the configuration allows it and falls back to the cell loop otherwise;
-    ``False`` forces the loop. Both give the same results for the same weights.
+    See :class:`RNN` for ``implementation``; all paths give the same results.
     """
 
     cell_class: type[Cell]
-    _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "input_size", "name")
 
     def __init__(self, units: int, *, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
-                 use_fused: str | bool = "auto", input_size: int | None = None,
+                 implementation: str = "auto", input_size: int | None = None,
                  name: str | None = None, **cell_args: Any) -> None:
-        if use_fused not in ("auto", False):
-            raise ConfigError(f"use_fused must be 'auto' or False, got {use_fused!r}")
         cell = self.cell_class(units, **cell_args)
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, input_size=input_size, name=name)
-        self.use_fused = use_fused
+                         go_backwards=go_backwards, implementation=implementation,
+                         input_size=input_size, name=name)
 
     @property
     def units(self) -> int:
@@ -209,7 +242,7 @@ class _FusedRNN(RNN):
         cell_config.pop("name", None)
         return {**cell_config, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "use_fused": self.use_fused, "name": self.name}
+                "implementation": self.implementation, "name": self.name}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> _FusedRNN:
@@ -240,7 +273,7 @@ class SimpleRNN(_FusedRNN):
                          recurrent_dropout=recurrent_dropout, **kwargs)
 
     def _can_fuse(self) -> bool:
-        return self.use_fused == "auto" and self.cell.activation in ("tanh", "relu")
+        return self.cell.activation in ("tanh", "relu")
 
     def _forward_fused(self, x, states):
         op = torch.rnn_tanh if self.cell.activation == "tanh" else torch.rnn_relu
@@ -258,6 +291,7 @@ class LSTM(_FusedRNN):
     """
 
     cell_class = LSTMCell
+    _cpu_prefers_fused = True
 
     def __init__(self, units: int, activation: str | None = "tanh",
                  recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
@@ -270,8 +304,7 @@ class LSTM(_FusedRNN):
 
     def _can_fuse(self) -> bool:
         c = self.cell
-        return (self.use_fused == "auto" and c.activation == "tanh"
-                and c.recurrent_activation == "sigmoid")
+        return c.activation == "tanh" and c.recurrent_activation == "sigmoid"
 
     def _forward_fused(self, x, states):
         h0, c0 = (s.unsqueeze(0) for s in states)
@@ -301,7 +334,7 @@ class GRU(_FusedRNN):
 
     def _can_fuse(self) -> bool:
         c = self.cell
-        return (self.use_fused == "auto" and c.reset_after and c.activation == "tanh"
+        return (c.reset_after and c.activation == "tanh"
                 and c.recurrent_activation == "sigmoid")
 
     def _forward_fused(self, x, states):

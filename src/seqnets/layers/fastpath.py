@@ -1,0 +1,153 @@
+"""The compiled CPU path for recurrent layers: autograd functions over :mod:`.kernels`.
+
+Taken on CPU for the built-in cells with their default activations, when numba is
+installed (the ``fast`` extra). Every function equals the reference cell loop in values
+and gradients (tests); double backward is not supported (use ``implementation="loop"``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import torch
+from torch import nn
+
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+_kernels: Any = None
+
+
+def _k() -> Any:
+    global _kernels  # the compiled module, imported once on first use
+    if _kernels is None:
+        from . import kernels
+        _kernels = kernels
+    return _kernels
+
+
+def _np(t: torch.Tensor) -> Any:
+    return t.detach().contiguous().numpy()
+
+
+def _t(*arrays: Any) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(a) for a in arrays)
+
+
+def _ones_like_state(states: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return torch.ones_like(states) if mask is None else mask
+
+
+class _SimpleRNN(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, p, w, h0, mask, relu):
+        y = torch.from_numpy(_k().simple_rnn_forward(_np(p), _np(w.t()), _np(h0), _np(mask),
+                                                     relu))
+        ctx.save_for_backward(y, w, h0, mask)
+        ctx.relu = relu
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        y, w, h0, mask = ctx.saved_tensors
+        dp, dw, dh0 = _t(*_k().simple_rnn_backward(_np(dy), _np(y), _np(w), _np(h0),
+                                                    _np(mask), ctx.relu))
+        return dp, dw, dh0, None, None
+
+
+class _LNRNN(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, p, w, h0, mask, gamma, beta, eps):
+        y, xhat, rstd = _t(*_k().ln_rnn_forward(_np(p), _np(w.t()), _np(h0), _np(mask),
+                                                _np(gamma), _np(beta), eps))
+        ctx.save_for_backward(y, xhat, rstd, w, h0, mask, gamma)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        y, xhat, rstd, w, h0, mask, gamma = ctx.saved_tensors
+        dp, dw, dgamma, dbeta, dh0 = _t(*_k().ln_rnn_backward(
+            _np(dy), _np(y), _np(xhat), _np(rstd), _np(w), _np(h0), _np(mask), _np(gamma)))
+        return dp, dw, dh0, None, dgamma, dbeta, None
+
+
+class _GRU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, p, w, bh, h0, mask):
+        y, r, z, n, gn = _t(*_k().gru_forward(_np(p), _np(w.t()), _np(bh), _np(h0),
+                                              _np(mask)))
+        ctx.save_for_backward(y, r, z, n, gn, w, h0, mask)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        y, r, z, n, gn, w, h0, mask = ctx.saved_tensors
+        dp, dw, dbh, dh0 = _t(*_k().gru_backward(_np(dy), _np(y), _np(r), _np(z), _np(n),
+                                                 _np(gn), _np(w), _np(h0), _np(mask)))
+        return dp, dw, dbh, dh0, None
+
+
+class _LSTM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, p, w, peep, h0, c0, mask):
+        y, c, i, f, g, o = _t(*_k().lstm_forward(_np(p), _np(w.t()), _np(peep), _np(h0),
+                                                 _np(c0), _np(mask)))
+        ctx.save_for_backward(y, c, i, f, g, o, w, peep, h0, c0, mask)
+        return y, c
+
+    @staticmethod
+    def backward(ctx, dy, dc):
+        y, c, i, f, g, o, w, peep, h0, c0, mask = ctx.saved_tensors
+        dy = torch.zeros_like(y) if dy is None else dy
+        dc = torch.zeros_like(c) if dc is None else dc
+        dp, dw, dpeep, dh0, dc0 = _t(*_k().lstm_backward(
+            _np(dy), _np(dc), _np(y), _np(c), _np(i), _np(f), _np(g), _np(o), _np(w),
+            _np(peep), _np(h0), _np(c0), _np(mask)))
+        return dp, dw, dpeep, dh0, dc0, None
+
+
+def supports(cell: nn.Module, x: torch.Tensor) -> bool:
+    """Whether the compiled path runs this cell on this input."""
+    from .cells import GRUCell, LNSimpleRNNCell, LSTMCell, SimpleRNNCell
+
+    if not HAVE_NUMBA or x.device.type != "cpu" or x.dtype not in (torch.float32,
+                                                                     torch.float64):
+        return False
+    kind = type(cell)
+    if kind is SimpleRNNCell:
+        return cell.activation in ("tanh", "relu")
+    if kind is LNSimpleRNNCell:
+        return cell.activation == "tanh"
+    if kind is GRUCell:
+        return (cell.reset_after and cell.use_bias and cell.activation == "tanh"
+                and cell.recurrent_activation == "sigmoid")
+    if issubclass(kind, LSTMCell) and kind.__module__ == LSTMCell.__module__:
+        return cell.activation == "tanh" and cell.recurrent_activation == "sigmoid"
+    return False
+
+
+def run(cell: nn.Module, x: torch.Tensor, states: tuple[torch.Tensor, ...],
+        rec_mask: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """Outputs ``[B, T, H]`` and final states for ``x`` ``[B, T, F]`` (see :func:`supports`)."""
+    from .cells import GRUCell, LNSimpleRNNCell, PeepholeLSTMCell, SimpleRNNCell
+
+    p = cell.project(x)
+    dtype = p.dtype
+    w = cell.weight_hh.to(dtype)
+    mask = _ones_like_state(states[0], rec_mask).to(dtype)
+    h0 = states[0].to(dtype)
+    if isinstance(cell, SimpleRNNCell):
+        y = _SimpleRNN.apply(p, w, h0, mask, cell.activation == "relu")
+        return y, (y[:, -1],)
+    if isinstance(cell, LNSimpleRNNCell):
+        y = _LNRNN.apply(p, w, h0, mask, cell.ln_weight.to(dtype), cell.ln_bias.to(dtype),
+                         cell.epsilon)
+        return y, (y[:, -1],)
+    if isinstance(cell, GRUCell):
+        y = _GRU.apply(p, w, cell.recurrent_bias.to(dtype), h0, mask)
+        return y, (y[:, -1],)
+    if isinstance(cell, PeepholeLSTMCell):
+        peep = cell.peephole_weights.to(dtype)
+    else:
+        peep = p.new_zeros(3, cell.units)
+    y, c = _LSTM.apply(p, w, peep, h0, states[1].to(dtype), mask)
+    return y, (y[:, -1], c[:, -1])
