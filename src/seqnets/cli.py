@@ -44,6 +44,24 @@ def _reproduce(args: argparse.Namespace, quick: bool) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from .bench import run, table
+    from .io import atomic_write_text
+
+    results = run(_names(args.only), epochs=args.epochs, seed=args.seed,
+                  keras_python=args.vs_keras, keras_script=args.keras_script,
+                  log=lambda line: print(line, flush=True))
+    text = table(results)
+    print()
+    print(text)
+    if args.out:
+        atomic_write_text(args.out, json.dumps(results, indent=1) + "\n")
+        print(f"\nResults: {args.out}")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from .models import zoo
 
@@ -78,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=int, default=None,
                        help="parallel processes (default: one per core)")
         p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    b = sub.add_parser("bench", help="speed and memory of the zoo's models (optionally vs Keras)")
+    b.add_argument("--only", default=None, help="comma-separated model names")
+    b.add_argument("--epochs", type=int, default=3, help="epochs per model (first excluded)")
+    b.add_argument("--seed", type=int, default=42)
+    b.add_argument("--vs-keras", metavar="PYTHON", default=None,
+                   help="a Python with tensorflow-cpu: run the same experiments in Keras")
+    b.add_argument("--keras-script", default=None,
+                   help="path of keras_ch15.py (default: ../shared/peers/ beside the checkout)")
+    b.add_argument("--out", default="bench-results.json", help="JSON output file")
     z = sub.add_parser("zoo", help="list the model zoo, or print one model's summary")
     z.add_argument("name", nargs="?", help="a model name")
     return parser
@@ -91,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _reproduce(args, quick=args.quick)
         if args.command == "zoo":
             return _zoo(args)
+        if args.command == "bench":
+            return _bench(args)
     except SeqnetsError as err:
         print(f"seqnets: error: {err}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,6 +35,11 @@ class GatedResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.gate(self.dilated(x))
         return x + self.residual(z), self.skip(z)
+
+
+def _pointwise(conv: Conv1D, x: torch.Tensor) -> torch.Tensor:
+    """A kernel-1 convolution applied to one step ``[B, C]`` (without its activation)."""
+    return torch.nn.functional.linear(x, conv.weight[:, :, 0], conv.bias)
 
 
 @register
@@ -91,6 +97,142 @@ class WaveNet(Layer):
             h, skip = layer(h)
             skips = skips + skip
         return self.head_out(self.head_hidden(torch.relu(skips)))
+
+    # generation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, context: torch.Tensor, steps: int,
+                 implementation: str = "auto") -> torch.Tensor:
+        """Continue ``context`` ``[B, T, in]`` for ``steps`` steps, one at a time.
+
+        Each step's first ``input_size`` outputs become the next input (for a model trained
+        to output the next values, that is the forecast). Returns the outputs
+        ``[B, steps, outputs]``; row 0 is the output at the last context step.
+
+        Fast generation (Paine et al. 2016): the context is run once, then every layer
+        keeps a queue of its last ``(kernel_size-1)·dilation`` inputs, so a step costs
+        O(layers) instead of recomputing the receptive field. ``implementation``:
+        ``"auto"`` (the compiled loop on CPU when numba is installed, else PyTorch ops),
+        ``"compiled"``, ``"torch"``, or ``"naive"`` (full recomputation, the reference).
+        """
+        from ..errors import ConfigError, ShapeError
+        from . import fastpath
+
+        if implementation not in ("auto", "compiled", "torch", "naive"):
+            raise ConfigError(f"implementation must be 'auto', 'compiled', 'torch' or "
+                              f"'naive', got {implementation!r}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        if context.dim() != 3 or context.shape[2] != self.input_size or context.shape[1] < 1:
+            raise ShapeError(f"context must be [batch, time >= 1, {self.input_size}], "
+                             f"got {tuple(context.shape)}")
+        if self.outputs < self.input_size:
+            raise ConfigError(f"generation feeds outputs back as inputs: outputs "
+                              f"({self.outputs}) must be >= input_size ({self.input_size})")
+        was_training = self.training
+        self.eval()
+        try:
+            if implementation == "naive":
+                return self._generate_naive(context, steps)
+            first, queues = self._prime(context)
+            compiled = fastpath.HAVE_NUMBA and context.device.type == "cpu"
+            if implementation == "compiled" or (implementation == "auto" and compiled):
+                return self._generate_compiled(first, queues, context.shape[1], steps)
+            return self._generate_torch(first, queues, context.shape[1], steps)
+        finally:
+            self.train(was_training)
+
+    def _generate_naive(self, context: torch.Tensor, steps: int) -> torch.Tensor:
+        window = context
+        outs = []
+        for _ in range(steps):
+            y = self(window[:, -self.receptive_field:])[:, -1]
+            outs.append(y)
+            window = torch.cat([window, y[:, None, :self.input_size]], dim=1)
+        return torch.stack(outs, dim=1)
+
+    def _prime(self, context: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Run the context once; return the last output and each layer's input queue
+        ``[B, (k-1)·d, C]`` holding its inputs at slots ``time mod ((k-1)·d)``."""
+        k, T = self.kernel_size, context.shape[1]
+        streams = [context]
+        h = self.input_conv(context)
+        skips = 0
+        for layer in self.residual_layers:
+            streams.append(h)
+            h, skip = layer(h)
+            skips = skips + skip
+        last = self.head_out(self.head_hidden(torch.relu(skips)))[:, -1]
+        queues = []
+        for seq, d in zip(streams, [1, *self.dilations], strict=True):
+            span = (k - 1) * d
+            padded = torch.nn.functional.pad(seq, (0, 0, max(span - T, 0), 0))[:, -span:]
+            times = torch.arange(T - span, T)
+            queue = torch.empty_like(padded)
+            queue[:, times % span] = padded
+            queues.append(queue)
+        return last, queues
+
+    def _flat_taps(self, conv: Conv1D) -> torch.Tensor:
+        """Conv weight ``[out, in, k]`` as ``[out, k·in]``: tap j (lag ``(k-1-j)·d``) is
+        the j-th block of columns."""
+        return conv.weight.permute(0, 2, 1).reshape(conv.weight.shape[0], -1)
+
+    def _generate_torch(self, first: torch.Tensor, queues: list[torch.Tensor], t0: int,
+                        steps: int) -> torch.Tensor:
+        k, n_in = self.kernel_size, self.input_size
+        convs = [self.input_conv] + [layer.dilated for layer in self.residual_layers]
+        weights = [self._flat_taps(c) for c in convs]
+        lags = [[(k - 1 - j) * d for j in range(k)] for d in [1, *self.dilations]]
+        outs = [first]
+        for s in range(1, steps):
+            t = t0 + s - 1
+            h = outs[-1][:, :n_in]
+            skips = 0
+            for i, (conv, w, queue) in enumerate(zip(convs, weights, queues, strict=True)):
+                span = queue.shape[1]
+                taps = torch.cat([h if lag == 0 else queue[:, (t - lag) % span]
+                                  for lag in lags[i]], dim=-1)
+                queue[:, t % span] = h  # after reading: the oldest tap shares this slot
+                z = torch.nn.functional.linear(taps, w, conv.bias)
+                if i == 0:
+                    h = z
+                    continue
+                block = self.residual_layers[i - 1]
+                g = block.gate(z)
+                skips = skips + _pointwise(block.skip, g)
+                h = h + _pointwise(block.residual, g)
+            hidden = torch.relu(_pointwise(self.head_hidden, torch.relu(skips)))
+            outs.append(_pointwise(self.head_out, hidden))
+        return torch.stack(outs, dim=1)
+
+    def _generate_compiled(self, first: torch.Tensor, queues: list[torch.Tensor], t0: int,
+                           steps: int) -> torch.Tensor:
+        from . import kernels
+
+        def np32(t: torch.Tensor) -> Any:
+            return t.detach().to(first.dtype).contiguous().numpy()
+
+        blocks = list(self.residual_layers)
+        span_max = max(q.shape[1] for q in queues[1:])
+        bufs = torch.zeros(len(blocks), first.shape[0], span_max, self.channels,
+                           dtype=first.dtype)
+        for i, q in enumerate(queues[1:]):
+            bufs[i, :, :q.shape[1]] = q
+        stack = lambda ts: np32(torch.stack(ts))  # noqa: E731
+        out = kernels.wavenet_generate(
+            np32(first), steps, t0, self.input_size, self.kernel_size,
+            np32(self._flat_taps(self.input_conv)), np32(self.input_conv.bias),
+            np32(queues[0]),
+            stack([self._flat_taps(b.dilated) for b in blocks]),
+            stack([b.dilated.bias for b in blocks]),
+            np.asarray(self.dilations, dtype=np.int64), bufs.numpy(),
+            stack([b.residual.weight[:, :, 0] for b in blocks]),
+            stack([b.residual.bias for b in blocks]),
+            stack([b.skip.weight[:, :, 0] for b in blocks]),
+            stack([b.skip.bias for b in blocks]),
+            np32(self.head_hidden.weight[:, :, 0]), np32(self.head_hidden.bias),
+            np32(self.head_out.weight[:, :, 0]), np32(self.head_out.bias))
+        return torch.from_numpy(out)
 
     def get_config(self) -> dict[str, Any]:
         return {"blocks": self.blocks, "layers_per_block": self.layers_per_block,

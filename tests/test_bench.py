@@ -1,0 +1,44 @@
+"""The benchmark: one real (small) measurement, the table, and argument errors."""
+
+import json
+
+import pytest
+
+from seqnets import bench
+from seqnets.cli import main
+from seqnets.errors import ConfigError
+
+
+def test_measure_reports_every_figure():
+    row = bench.measure("linear", epochs=2)
+    assert row["params"] == 51 and row["epochs"] == 2
+    for key in ("seconds_per_epoch", "samples_per_second", "peak_rss_mb", "latency_ms",
+                "batch_1024_windows_per_second", "valid_mse"):
+        assert row[key] > 0, key
+    assert row["samples_per_second"] == pytest.approx(7000 / row["seconds_per_epoch"])
+
+
+def test_table_with_and_without_keras():
+    row = {"model": "gru", "params": 4110, "seconds_per_epoch": 0.5, "samples_per_second": 14000,
+           "peak_rss_mb": 300, "latency_ms": 0.4, "batch_1024_windows_per_second": 90000}
+    assert "| gru | 4,110 | 0.500 |" in bench.table({"rows": [row]})
+    with_keras = {**row, "keras": {"seconds_per_epoch": 4.63}, "ratio": 0.5 / 4.63}
+    text = bench.table({"rows": [with_keras]})
+    assert "Keras s/epoch" in text and "| 4.630 | 0.11 |" in text
+
+
+def test_bench_refuses_bad_requests(tmp_path):
+    with pytest.raises(ConfigError, match="at least 2 epochs"):
+        bench.run(["linear"], epochs=1)
+    with pytest.raises(ConfigError, match="keras_ch15.py"):
+        bench.run(["linear"], epochs=2, keras_python="python3",
+                  keras_script=tmp_path / "missing.py")
+    with pytest.raises(ConfigError, match="not a trained model"):
+        bench.measure("naive", epochs=2)
+
+
+def test_cli_bench_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--only", "linear", "--epochs", "2", "--out", str(out)]) == 0
+    assert "| linear | 51 |" in capsys.readouterr().out
+    assert json.loads(out.read_text())["rows"][0]["model"] == "linear"
