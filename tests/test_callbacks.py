@@ -206,3 +206,31 @@ def test_tensorboard_writes_epoch_scalars(tmp_path):
     # every update_freq steps: the batch loss and each parameter's gradient norm
     assert [e.step for e in acc.Scalars("batch/loss")] == [2, 4, 6, 8, 10, 12]
     assert {"grad_norm/layers.0.weight", "grad_norm/layers.0.bias"} <= tags
+
+
+# ------------------------------------------------------------------------------------------
+# ReduceLROnPlateau
+# ------------------------------------------------------------------------------------------
+class LearningRates(Callback):
+    def __init__(self):
+        self.lrs = []
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.lrs.append(trainer.optimizer.param_groups[0]["lr"])
+
+
+def test_reduce_lr_on_plateau_halves_after_patience_epochs_without_progress():
+    rates = LearningRates()
+    reduce = sn.ReduceLROnPlateau(monitor="score", factor=0.5, patience=2, min_lr=0.002)
+    fit([Script([5, 4, 4, 4, 4, 4, 3, 3, 3, 3]), reduce, rates], epochs=10, lr=0.01)
+    # stalls after epoch 1: reduced at the ends of epochs 3 and 5; progress at 6; stalls again
+    assert rates.lrs == pytest.approx([0.01, 0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025,
+                                       0.0025, 0.002, 0.002])
+    assert [epoch for epoch, _ in reduce.reductions] == [3, 5, 8]
+
+
+def test_reduce_lr_on_plateau_arguments():
+    with pytest.raises(ConfigError, match="factor"):
+        sn.ReduceLROnPlateau(factor=1.5)
+    with pytest.raises(ConfigError, match="patience"):
+        sn.ReduceLROnPlateau(patience=-1)

@@ -112,3 +112,22 @@ def test_mse_checks_shapes():
     assert forecasting.mse([1.0, 2.0], [1.0, 4.0]) == pytest.approx(2.0)
     with pytest.raises(ShapeError):
         forecasting.mse(np.zeros(3), np.zeros(4))
+
+
+def test_generate_takes_the_wavenet_fast_path_with_the_same_values(monkeypatch):
+    import seqnets as sn
+
+    model = sn.zoo.build("wavenet_full", seed=0, blocks=1, layers_per_block=3, channels=4)
+    x = windows(batch=3, length=12)
+    fast = forecasting.generate(model, x, horizon=6)
+    calls = []
+    monkeypatch.setattr(forecasting, "_wavenet_inside", lambda m: calls.append(m))
+    slow = forecasting.generate(model, x, horizon=6)  # recomputation through predict()
+    assert calls and fast.shape == (3, 6)
+    np.testing.assert_allclose(fast, slow, atol=1e-5)
+
+
+def test_generate_with_any_sequence_model_feeds_back_the_first_output():
+    x = windows()
+    out = forecasting.generate(Seq2SeqRamp(3), x, horizon=4)
+    np.testing.assert_allclose(out, x[:, -1, :1] + np.arange(1, 5, dtype=np.float32), atol=1e-5)

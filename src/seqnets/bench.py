@@ -130,7 +130,8 @@ def keras(name: str, python: str, script: Path, epochs: int, seed: int) -> dict[
         rec = json.loads(out.read_text().splitlines()[-1])
     return {"model": name, "seconds_per_epoch": rec["mean_epoch_s_excl_first"],
             "first_epoch_seconds": rec["first_epoch_s"], "peak_rss_mb": rec["peak_rss_mb"],
-            "valid_mse": rec.get("valid_last_time_step_mse", rec["valid_mse"])}
+            "valid_mse": (rec["valid_mse"] if rec.get("valid_last_time_step_mse") is None
+                          else rec["valid_last_time_step_mse"])}
 
 
 def run(models: Sequence[str] | None = None, epochs: int = 3, seed: int = 42,

@@ -91,6 +91,40 @@ class EarlyStopping(Callback):
             trainer.model.load_state_dict(self._best_state)
 
 
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
+    ``patience`` epochs (Keras's callback; defaults as in Keras), down to ``min_lr``."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 min_delta: float = 1e-4, mode: str = "auto", min_lr: float = 0.0) -> None:
+        if not 0.0 < factor < 1.0:
+            raise ConfigError(f"factor must be in (0, 1), got {factor!r}")
+        if patience < 0:
+            raise ConfigError(f"patience must be >= 0, got {patience}")
+        self.monitor, self.factor, self.patience = monitor, factor, patience
+        self.min_delta, self.min_lr = abs(min_delta), min_lr
+        self.mode = _mode_for(monitor, mode)
+        self.best = math.inf
+        self._wait = 0
+        self.reductions: list[tuple[int, float]] = []  # (epoch, new lr)
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.best, self._wait, self.reductions = math.inf, 0, []
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        value = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        score = value if self.mode == "min" else -value
+        if score < self.best - self.min_delta:
+            self.best, self._wait = score, 0
+            return
+        self._wait += 1
+        if self._wait >= self.patience:
+            self._wait = 0
+            for group in trainer.optimizer.param_groups:
+                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+            self.reductions.append((epoch, trainer.optimizer.param_groups[0]["lr"]))
+
+
 class ModelCheckpoint(Callback):
     """Save the model after every epoch (atomically), or only when ``monitor`` improves.
 

@@ -93,7 +93,44 @@ def chunked(model: nn.Module, x: Any, horizon: int, kind: str = "seq2seq",
     return _out(torch.cat(produced, dim=1), x)
 
 
-STRATEGIES = ("recursive", "direct", "seq2seq", "chunked")
+def _wavenet_inside(model: nn.Module) -> Any:
+    """The WaveNet layer when ``model`` is one (or a Sequential holding only one)."""
+    from .layers.wavenet import WaveNet
+    from .models import Sequential
+
+    if isinstance(model, WaveNet):
+        return model
+    if isinstance(model, Sequential) and len(model) == 1 and isinstance(model[0], WaveNet):
+        return model[0]
+    return None
+
+
+def generate(model: nn.Module, x: Any, horizon: int, batch_size: int = 1024) -> Any:
+    """Step-by-step generation: append the one-step-ahead forecast (the first output at the
+    last step) and go on, ``horizon`` times. Works with sequence-to-sequence models of any
+    kind; a WaveNet takes the fast path (a queue per dilated layer, O(layers) per step)
+    instead of recomputing its receptive field at each step."""
+    horizon = _positive(horizon)
+    window = _windows(x)
+    wavenet = _wavenet_inside(model)
+    if wavenet is not None:
+        parts = [wavenet.generate(window[s], horizon)[:, :, 0]
+                 for s in _slices(len(window), batch_size)]
+        return _out(torch.cat(parts), x)
+    values = []
+    for _ in range(horizon):
+        y = predict(model, window, batch_size=batch_size)
+        step = y[:, -1, :1] if y.dim() == 3 else y[:, :1]
+        values.append(step)
+        window = torch.cat([window, step.unsqueeze(-1)], dim=1)
+    return _out(torch.cat(values, dim=1), x)
+
+
+def _slices(n: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+STRATEGIES = ("recursive", "direct", "seq2seq", "chunked", "generate")
 
 
 def mse(pred: Any, target: Any) -> float:

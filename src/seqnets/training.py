@@ -113,12 +113,24 @@ def as_tensor(array: Any, name: str, integer_ok: bool = True) -> torch.Tensor:
             t = t.long()
     if t.dim() == 0:
         raise ShapeError(f"{name} must have a batch axis, got a scalar")
-    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-        bad = (~torch.isfinite(t)).nonzero()[0].tolist()
-        count = int((~torch.isfinite(t)).sum())
-        raise DataError(f"{name} holds {count} NaN or infinite value(s), the first at index "
-                        f"{bad}; fill or drop them before training")
+    if t.is_floating_point():
+        _check_finite(t, name)
     return t
+
+
+def _check_finite(t: torch.Tensor, name: str, chunk: int = 4096) -> None:
+    """Refuse NaN and infinities, in chunks of samples: a strided view of windows is
+    checked without materialising it."""
+    for start in range(0, len(t), chunk):
+        part = t[start:start + chunk]
+        bad = ~torch.isfinite(part)
+        if bool(bad.any()):
+            first = bad.nonzero()[0]
+            first[0] += start
+            count = int(bad.sum()) + sum(int((~torch.isfinite(t[s:s + chunk])).sum())
+                                         for s in range(start + chunk, len(t), chunk))
+            raise DataError(f"{name} holds {count} NaN or infinite value(s), the first at "
+                            f"index {first.tolist()}; fill or drop them before training")
 
 
 def as_pair(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:

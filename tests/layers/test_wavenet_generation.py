@@ -62,3 +62,34 @@ def test_generation_refuses_bad_arguments():
         model.generate(torch.randn(1, 4, 1), 2, implementation="fast")
     with pytest.raises(ConfigError, match="outputs"):
         make(input_size=3, outputs=2).generate(torch.randn(1, 4, 3), 2)
+
+
+def test_checkpointing_gives_the_same_gradients():
+    plain = make(seed=4)
+    saving = make(seed=4, checkpoint=True)
+    x = torch.randn(2, 30, 1)
+    grads = []
+    for model in (plain, saving):
+        model.train()
+        model(x).square().sum().backward()
+        # (the last layer's residual projection feeds nothing: no gradient in either)
+        grads.append([p.grad for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b)
+
+
+def test_windows_are_views_of_the_series():
+    from seqnets.data import window_pairs, windows
+
+    series = torch.arange(20.0).reshape(10, 2)
+    w = windows(series, 4, step=2)
+    assert w.shape == (4, 4, 2)
+    assert w.untyped_storage().data_ptr() == series.untyped_storage().data_ptr()
+    torch.testing.assert_close(w[1], series[2:6])
+    x, y = window_pairs(series, window=3, horizon=2)
+    assert x.shape == (6, 3, 2) and y.shape == (6, 2)
+    torch.testing.assert_close(y[0], series[3:5, 0])
+    torch.testing.assert_close(x[-1], series[5:8])
+    assert y.untyped_storage().data_ptr() == series.untyped_storage().data_ptr()

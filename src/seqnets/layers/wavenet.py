@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.utils.checkpoint
 from torch import nn
 
 from ..errors import ConfigError
@@ -50,11 +51,16 @@ class WaveNet(Layer):
     1, 2, 4, ..., 2**(layers_per_block-1) (the paper: 3 blocks of 10 layers, receptive
     field 1,024 per block). Skip outputs are summed, then ReLU → 1×1 conv → ReLU → 1×1 conv
     to ``outputs`` values per step (a regression head, not a softmax over quantised values).
+
+    ``checkpoint=True`` recomputes each layer's activations in the backward pass instead of
+    keeping them (gradient checkpointing): training memory then holds one residual stream
+    per layer, so sequences of tens of thousands of steps fit in a few GiB.
     """
 
     def __init__(self, blocks: int = 3, layers_per_block: int = 10, channels: int = 32,
                  skip_channels: int | None = None, kernel_size: int = 2, outputs: int = 10,
-                 input_size: int | None = None, name: str | None = None) -> None:
+                 checkpoint: bool = False, input_size: int | None = None,
+                 name: str | None = None) -> None:
         super().__init__(name)
         self.blocks = positive_int(blocks, "blocks")
         self.layers_per_block = positive_int(layers_per_block, "layers_per_block")
@@ -64,6 +70,7 @@ class WaveNet(Layer):
         if self.kernel_size < 2:
             raise ConfigError("WaveNet needs kernel_size >= 2")
         self.outputs = positive_int(outputs, "outputs")
+        self.checkpoint = bool(checkpoint)
         self._build_if_input_size(input_size, sequence=True)
 
     @property
@@ -93,8 +100,12 @@ class WaveNet(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.input_conv(x)
         skips = 0
+        save_memory = self.checkpoint and self.training and torch.is_grad_enabled()
         for layer in self.residual_layers:
-            h, skip = layer(h)
+            if save_memory:
+                h, skip = torch.utils.checkpoint.checkpoint(layer, h, use_reentrant=False)
+            else:
+                h, skip = layer(h)
             skips = skips + skip
         return self.head_out(self.head_hidden(torch.relu(skips)))
 
@@ -237,4 +248,5 @@ class WaveNet(Layer):
     def get_config(self) -> dict[str, Any]:
         return {"blocks": self.blocks, "layers_per_block": self.layers_per_block,
                 "channels": self.channels, "skip_channels": self.skip_channels,
-                "kernel_size": self.kernel_size, "outputs": self.outputs, "name": self.name}
+                "kernel_size": self.kernel_size, "outputs": self.outputs,
+                "checkpoint": self.checkpoint, "name": self.name}
