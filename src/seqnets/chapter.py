@@ -110,7 +110,7 @@ EXPERIMENTS: list[Experiment] = [
 # epochs without progress and keep the best weights (all judged on validation data only).
 IMPROVEMENT = ("up to 3× the epochs, ReduceLROnPlateau(factor 0.5, patience 5), "
                "EarlyStopping(patience 10, best weights restored)")
-IMPROVED = ["linear", "ln_rnn", "lstm", "conv_gru"]
+IMPROVED = ["linear", "simple_rnn", "seq2vec_10", "ln_rnn", "lstm", "conv_gru", "wavenet"]
 
 
 def _improved(name: str) -> Experiment:
