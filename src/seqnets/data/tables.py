@@ -223,10 +223,10 @@ def _infer_freq(t) -> str | None:
 class _Reader:
     """One read: the options, the source, and the checks that raise with them."""
 
-    def __init__(self, pd, src: _Source, time_label: str, id_col, columns: list,
+    def __init__(self, pd, src: _Source, time: str, on_index: bool, id_col, columns: list,
                  sort: bool, resample, agg: str, fill):
         self.pd, self.src = pd, src
-        self.time_label = time_label  # for messages: "column 'ds'" or "the index"
+        self.time, self.on_index = time, on_index  # the time column's name; in the index?
         self.id_col, self.columns = id_col, columns
         self.sort, self.resample, self.agg, self.fill = sort, resample, agg, fill
 
@@ -234,7 +234,8 @@ class _Reader:
              sid=None, multi: bool = False):
         where = self.src.where
         if column is not None:
-            where += f", column '{column}'"
+            on_index = self.on_index and column == self.time
+            where += ", the index" if on_index else f", column '{column}'"
         if multi:
             where += f", series {sid!r}"
         raise DataError(f"{problem}{where}: {detail}. Fix: {fix}.")
@@ -322,8 +323,7 @@ class _Reader:
     def block(self, t, rows: np.ndarray, vals: np.ndarray, sid, multi: bool):
         """Sort check, duplicates, grid (or resampling), missing values, for one series.
         Returns (time index, float64 values [T, C], inferred step or None)."""
-        keys = [self.id_col, self.time_label] if multi else [self.time_label]
-        tcol = None if self.time_label == "the index" else self.time_label
+        keys = [self.id_col, self.time] if multi else [self.time]
         if not t.is_monotonic_increasing:
             if self.sort:
                 order = np.asarray(t.argsort(kind="stable"))
@@ -335,9 +335,9 @@ class _Reader:
                           f"{self.src.rows([rows[i]])} ({_fmt_time(t[i])})")
                 if len(back) > 1:
                     detail += f"; time goes back {len(back)} times in all"
-                sort_by = f"df.sort_values({keys!r})" if tcol else "df.sort_index()"
+                sort_by = "df.sort_index()" if self.on_index else f"df.sort_values({keys!r})"
                 self.fail("unsorted timestamps", detail,
-                          f"sort the table ({sort_by}), or pass sort=True", tcol, sid, multi)
+                          f"sort the table ({sort_by}), or pass sort=True", self.time, sid, multi)
         if self.resample is None:
             dup = np.flatnonzero(np.asarray(t.duplicated(keep=False)))
             if len(dup):
@@ -347,7 +347,7 @@ class _Reader:
                     fix += ("; if the table holds several series, name the column that tells "
                             "them apart with id=")
                 self.fail("duplicate timestamps", f"{self.src.rows(rows[dup], 'share')} "
-                          f"{_listing(sorted({_fmt_time(t[i]) for i in dup}))}", fix, tcol,
+                          f"{_listing(sorted({_fmt_time(t[i]) for i in dup}))}", fix, self.time,
                           sid, multi)
             step = self.step(t, rows, sid, multi)
         else:
@@ -409,12 +409,11 @@ class _Reader:
             parts.append(f"{self.src.rows(rows[off])} ("
                          f"{_listing(_fmt_time(t[i]) for i in off)}) "
                          f"{'falls' if len(off) == 1 else 'fall'} off that grid")
-        tcol = None if self.time_label == "the index" else self.time_label
         alias = f"'{step}'" if isinstance(step, str) else str(step)
         self.fail("irregular timestamps", f"most steps are {unit}, but " + "; ".join(parts),
                   f"pass resample={alias} (agg='mean' by default) to put the series on a "
                   "regular grid; steps with no data then become missing values, which "
-                  "fill='interpolate' or fill='ffill' fills", tcol, sid, multi)
+                  "fill='interpolate' or fill='ffill' fills", self.time, sid, multi)
 
     def regrid(self, t, vals):
         """Aggregate onto the ``resample`` grid; empty bins become NaN (never zero)."""
@@ -614,7 +613,48 @@ def read_series(data: Any, time: str | None = "ds", target: str | Sequence[str] 
     _check_options(fill, resample, agg, sort, min_length, wide, id)
     targets, covs = _names(target, "target"), _names(covariates, "covariates")
     time_name = time if time is not None else "ds"
+    frame, src, targets = _as_frame(pd, data, time, time_name, targets, covs, wide)
 
+    # the time column: a column, else the index
+    on_index = time is None or (time not in frame.columns and frame.index.name == time)
+    if wide and not targets:
+        targets = [c for c in frame.columns if c != time and c not in covs]
+    targets = targets or ["y"]
+    _check_columns(frame, src, None if on_index else time, id, targets, covs)
+    time_col = pd.Series(frame.index) if on_index else frame[time].reset_index(drop=True)
+
+    value_cols = targets + covs
+    reader = _Reader(pd, src, time_name, on_index, id, value_cols, sort, resample, agg, fill)
+    t_all = reader.times(time_col, time_name)
+    datetime = isinstance(t_all, pd.DatetimeIndex)
+    reader.resample = _check_resample(pd, resample, datetime)
+    role = {c: "target" for c in targets} | {c: "covariate" for c in covs}
+    vals_all = np.column_stack([reader.numeric(frame[c].reset_index(drop=True), c, role[c])
+                                for c in value_cols])
+
+    multi = id is not None
+    cleaned = [(sid, *reader.block(t_all[rows], rows, vals_all[rows], sid, multi))
+               for sid, rows in _split(reader, frame, id)]
+    freq = _common_step(reader, cleaned, datetime, multi)
+    if wide:  # one block holding every series column (then the covariates): split it
+        _, t, vals, _ = cleaned[0]
+        n = len(targets)
+        cleaned = [(c, t, np.column_stack([vals[:, j], vals[:, n:]]), freq)
+                   for j, c in enumerate(targets)]
+        targets = ["y"]
+    _check_series(src, cleaned, targets, min_length)
+
+    index = [pd.DatetimeIndex(t, freq=freq, name=time_name) if datetime else
+             pd.RangeIndex(int(t[0]), int(t[-1]) + freq, freq, name=time_name)
+             for _, t, _, _ in cleaned]
+    return SeriesSet(ids=tuple(sid for sid, *_ in cleaned), index=tuple(index),
+                     values=tuple(v for *_, v, _ in cleaned), targets=tuple(targets),
+                     covariates=tuple(covs), freq=freq, time_name=time_name,
+                     id_name=id if id is not None else "id", source=src.path)
+
+
+def _as_frame(pd, data, time, time_name, targets, covs, wide) -> tuple:
+    """(DataFrame, its _Source, targets) from any accepted input."""
     if isinstance(data, str | os.PathLike):
         frame, src = _read_file(pd, data)
     elif isinstance(data, pd.DataFrame):
@@ -633,35 +673,23 @@ def read_series(data: Any, time: str | None = "ds", target: str | Sequence[str] 
                         "DataFrame, a NumPy array, or a CSV or Parquet path")
     if len(frame) == 0:
         raise DataError(f"no rows{src.where}. Fix: give a table with data rows")
+    return frame, src, targets
 
-    # the time column: a column, else the index
-    time_label = time
-    if time is None or (time not in frame.columns and frame.index.name == time):
-        time_label = "the index" if time is None else time
-        time_col = pd.Series(frame.index, name=time_name)
-    elif time in frame.columns:
-        time_col = frame[time]
-    else:
-        time_col = None
-    if wide and not targets:
-        targets = [c for c in frame.columns if c != time and c not in covs]
-    elif not targets:
-        targets = ["y"]
 
-    # every named column must exist; a column plays one role
-    roles = [("time", [time] if time_col is None else []), ("id", [id] if id is not None else []),
+def _check_columns(frame, src: _Source, time, id, targets, covs) -> None:
+    """Every named column exists, once, and plays one role (``time`` None: the index)."""
+    roles = [("time", [time] if time is not None else []), ("id", [id] if id is not None else []),
              ("target", targets), ("covariates", covs)]
     lost = [(role, c) for role, cols in roles for c in cols if c not in frame.columns]
     if lost:
         named = ", ".join(f"{c!r} ({role})" for role, c in lost)
         available = ", ".join(repr(c) for c in frame.columns)
         index = "" if frame.index.name is None else f"; the index is named {frame.index.name!r}"
-        hint = " (time=None takes the index)" if time_col is None else ""
+        hint = " (time=None takes the index)" if time in [c for _, c in lost] else ""
         raise DataError(f"missing column{'s' if len(lost) > 1 else ''} {named}{src.where}: the "
                         f"columns are {available}{index}. Fix: pass the names of existing "
                         f"columns{hint}")
-    used = ([] if time_label == "the index" or time_col is None else [time]) + \
-        ([id] if id is not None else []) + targets + covs
+    used = [c for _, cols in roles for c in cols]
     twice = sorted({str(c) for c in used if used.count(c) > 1})
     if twice:
         raise ConfigError(f"column(s) {twice} are given more than one role (time, id, target, "
@@ -671,44 +699,22 @@ def read_series(data: Any, time: str | None = "ds", target: str | Sequence[str] 
         raise DataError(f"duplicate column name(s) {doubled}{src.where}. Fix: rename the "
                         "columns so that each name is used once")
 
-    value_cols = targets + covs
-    reader = _Reader(pd, src, time_label if time_label is not None else "the index", id,
-                     value_cols, sort, resample, agg, fill)
-    t_all = reader.times(time_col.reset_index(drop=True),
-                         None if time_label == "the index" else time_label)
-    datetime = isinstance(t_all, pd.DatetimeIndex)
-    reader.resample = _check_resample(pd, resample, datetime)
-    roles = {c: "target" for c in targets} | {c: "covariate" for c in covs}
-    vals_all = np.column_stack([reader.numeric(frame[c].reset_index(drop=True), c, roles[c])
-                                for c in value_cols])
-    rows_all = np.arange(len(frame))
 
-    # split into series: by id (long), one block (lone series or wide)
+def _split(reader: _Reader, frame, id) -> list:
+    """(series id, row positions) per series: by the id column, or one block of every row."""
     if id is None:
-        blocks = [(0, rows_all)]
-    else:
-        codes, uniques = pd.factorize(frame[id], use_na_sentinel=True)
-        if (codes < 0).any():
-            reader.fail("missing series ids", src.rows(np.flatnonzero(codes < 0), "have") +
-                        " no id", "fill in or drop those rows", id)
-        order = np.argsort(codes, kind="stable")
-        cuts = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
-        blocks = list(zip(uniques.tolist(), np.split(order, cuts), strict=True))
-    multi = id is not None
+        return [(0, np.arange(len(frame)))]
+    codes, uniques = reader.pd.factorize(frame[id], use_na_sentinel=True)
+    if (codes < 0).any():
+        reader.fail("missing series ids", reader.src.rows(np.flatnonzero(codes < 0), "have") +
+                    " no id", "fill in or drop those rows", id)
+    order = np.argsort(codes, kind="stable")
+    cuts = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
+    return list(zip(uniques.tolist(), np.split(order, cuts), strict=True))
 
-    cleaned = []
-    for sid, rows in blocks:
-        t, vals, step = reader.block(t_all[rows], rows, vals_all[rows], sid, multi)
-        cleaned.append((sid, t, vals, step))
 
-    freq = _common_step(reader, cleaned, datetime, multi)
-    if wide:  # one block of many series columns: split it
-        _, t, vals, _ = cleaned[0]
-        n = len(targets)
-        cleaned = [(c, t, np.column_stack([vals[:, j], vals[:, n:]]), freq)
-                   for j, c in enumerate(targets)]
-        targets = ["y"]
-
+def _check_series(src: _Source, cleaned: list, targets: list, min_length: int) -> None:
+    """Long enough for windows, and no constant target."""
     short = [(sid, len(t)) for sid, t, _, _ in cleaned if len(t) < min_length]
     if short:
         what = _listing(f"{sid!r} ({n} steps)" for sid, n in short)
@@ -721,17 +727,6 @@ def read_series(data: Any, time: str | None = "ds", target: str | Sequence[str] 
         raise DataError(f"constant series{src.where}: {what}. A constant series has no spread "
                         "to scale by and nothing to learn. Fix: drop those series (or forecast "
                         "them as constants yourself)")
-
-    index = []
-    for _, t, _, _ in cleaned:
-        if datetime:
-            index.append(pd.DatetimeIndex(t, freq=freq, name=time_name))
-        else:
-            index.append(pd.RangeIndex(int(t[0]), int(t[-1]) + freq, freq, name=time_name))
-    return SeriesSet(ids=tuple(sid for sid, *_ in cleaned), index=tuple(index),
-                     values=tuple(v for *_, v, _ in cleaned), targets=tuple(targets),
-                     covariates=tuple(covs), freq=freq, time_name=time_name,
-                     id_name=id if id is not None else "id", source=src.path)
 
 
 def _common_step(reader: _Reader, cleaned: list, datetime: bool, multi: bool):
@@ -753,7 +748,7 @@ def _common_step(reader: _Reader, cleaned: list, datetime: bool, multi: bool):
     first_sid, freq = known[0]
     for sid, step in known[1:]:
         if not same(step, freq):
-            col = "" if reader.time_label == "the index" else f", column '{reader.time_label}'"
+            col = ", the index" if reader.on_index else f", column '{reader.time}'"
             raise DataError(f"series of different frequencies{reader.src.where}{col}: series "
                             f"{first_sid!r} steps by {freq!r}, series {sid!r} by {step!r}. Fix: "
                             f"pass resample={freq!r} (or another common frequency) to put them "
@@ -763,8 +758,8 @@ def _common_step(reader: _Reader, cleaned: list, datetime: bool, multi: bool):
             grid = (pd.date_range(t[0], periods=len(t), freq=freq) if datetime
                     else pd.Index(t[0] + freq * np.arange(len(t))))
             if not grid.equals(pd.Index(t)):
-                tcol = None if reader.time_label == "the index" else reader.time_label
                 reader.fail("irregular timestamps", f"{_listing(_fmt_time(x) for x in t)} do "
                             f"not step by {freq!r} like the other series",
-                            f"pass resample={freq!r} to put it on that grid", tcol, sid, multi)
+                            f"pass resample={freq!r} to put it on that grid", reader.time,
+                            sid, multi)
     return freq
