@@ -48,6 +48,8 @@ def fused_checks(device: torch.device) -> list[dict]:
             "layer": cls.__name__ + (f"({kwargs})" if kwargs else ""),
             "max_output_diff": float((outs[0] - outs[1]).abs().max()),
             "max_grad_diff": max(float((a - b).abs().max()) for a, b in zip(*grads, strict=True)),
+            "max_grad_rel_diff": max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+                                     for a, b in zip(*grads, strict=True)),
             "cudnn_ops": [op for op in ops if "cudnn" in op.lower()][:6],
         })
     return rows

@@ -88,3 +88,13 @@ def test_reproduce_writes_results_report_and_figures(tmp_path):
     for png in ("forecast_next_value.png", "forecast_next_10.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert results["settings"]["seeds"] == [1, 2]
+
+
+def test_improved_rows_extend_their_faithful_row_with_the_documented_recipe():
+    for name in chapter.IMPROVED_ROWS:
+        exp = chapter.get(name)
+        base = chapter.get(exp.improves)
+        assert name == base.name + "+" and exp.bar == base.bar and exp.model == base.model
+        assert chapter.IMPROVEMENT in exp.description
+    rec = chapter.run("linear+", seed=3, epochs=1)
+    assert 1 <= rec["epochs_run"] <= 3  # up to 3x the epochs, early stopping may cut it

@@ -12,6 +12,7 @@
 
 from . import callbacks, data, errors, layers
 from .callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TensorBoard
+from .forecaster import Forecaster
 from .io import load, read_config, save
 from .layers import register
 from .models import Sequential, count_parameters, zoo
@@ -20,7 +21,7 @@ from .training import History, evaluate, fit, predict
 __version__ = "0.1.0"
 
 __all__ = [
-    "EarlyStopping", "History", "ModelCheckpoint", "ReduceLROnPlateau", "Sequential",
+    "EarlyStopping", "Forecaster", "History", "ModelCheckpoint", "ReduceLROnPlateau", "Sequential",
     "TensorBoard", "__version__",
     "callbacks", "count_parameters", "data", "errors", "evaluate", "fit", "layers", "load",
     "predict", "read_config", "register", "save", "zoo",

@@ -1,0 +1,122 @@
+"""Rolling-origin evaluation of a :class:`~seqnets.Forecaster` against baselines.
+
+Fold ``k`` of ``folds`` cuts every series ``(folds - k) * step + horizon - 1`` steps before its
+end and REFITS a copy of the Forecaster on the part before the cut: transforms, model and
+calibration see nothing after it (the honest protocol; keep it cheap with few epochs). The
+fold then forecasts from each of the ``step`` origins after the cut (inputs may use values up
+to the origin, as a deployed model would), all origins of all series in ONE batch per MC pass.
+Baselines, scored on the same origins: ``naive`` (last value), ``seasonal_naive`` (the value a
+season earlier) and ``linear`` (least squares from the model's transformed windows to the next
+``horizon`` values, inverted like the model's forecasts).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from . import intervals as iv
+from . import metrics
+from .baselines import LeastSquaresLinear, naive, seasonal_naive
+from .data.tables import SeriesSet, _pandas
+from .data.windows import windows
+from .errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from .forecaster import Forecaster
+
+__all__ = ["backtest", "default_season"]
+
+METHODS = ("model", "naive", "seasonal_naive", "linear")
+_SEASONS = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4,
+            "QE": 4}
+
+
+def default_season(freq) -> int:
+    """Season length for a pandas frequency: 52 weekly, 12 monthly, 7 daily, 24 hourly, 4
+    quarterly; 1 (no season) for integer steps and anything else."""
+    if isinstance(freq, int | np.integer):
+        return 1
+    base = re.sub(r"^\d+", "", str(freq)).split("-")[0]
+    return _SEASONS.get(base, 1)
+
+
+def _positive(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def backtest(fc: Forecaster, folds: int = 5, step: int | None = None, season: int | None = None,
+             intervals=(0.8, 0.95)):
+    """One row per fold and method: ``fold``, ``method``, ``origins`` (forecasts scored),
+    ``mae``, ``rmse``, ``smape``, ``mase`` (scaled by the seasonal naive error on each series'
+    training part), and for the model ``coverage_<level>`` (calibrated) and
+    ``raw_coverage_<level>`` (raw MC dropout); NaN for the baselines."""
+    fc._fitted()
+    if getattr(fc, "tail_only_", False):
+        raise ConfigError("a loaded Forecaster keeps only the end of each series; fit it on "
+                          "the data to backtest")
+    folds = _positive(folds, "folds")
+    step = fc.horizon if step is None else _positive(step, "step")
+    season = default_season(fc.series_.freq) if season is None else _positive(season, "season")
+    levels = iv.check_levels(intervals)
+    ss, rows = fc.series_, []
+    for k in range(folds):
+        cuts = [n - fc.horizon - (folds - k) * step + 1 for n in ss.lengths]
+        rows += _fold(fc, ss, k, cuts, step, season, levels)
+    return _pandas().DataFrame(rows)
+
+
+def _fold(fc: Forecaster, ss: SeriesSet, k: int, cuts: list[int], step: int, season: int,
+          levels: tuple) -> list[dict]:
+    lookback = max(fc.window, season)
+    need = max(fc._min_length(), lookback + 1)
+    if min(cuts) < need:
+        raise DataError(f"fold {k}: a series is cut at step {min(cuts)}, too early to train "
+                        f"(needs {need}). Fix: fewer folds, a smaller step, or a shorter window")
+    part = SeriesSet(ss.ids, [i[:c] for i, c in zip(ss.index, cuts, strict=True)],
+                     [v[:c] for v, c in zip(ss.values, cuts, strict=True)], ss.targets,
+                     ss.covariates, ss.freq, ss.time_name, ss.id_name)
+    fold = type(fc)(**fc.get_params())._fit_series(part)
+    origins = [np.arange(c, c + step) for c in cuts]
+    actual = fold._actual(ss, origins)
+    raw = [torch.from_numpy(np.array(v[:, :1])) for v in ss.values]
+    back = np.concatenate([windows(r, lookback)[torch.as_tensor(o - lookback)].numpy()
+                           for r, o in zip(raw, origins, strict=True)])     # (N, lookback, 1)
+    scale = np.repeat([metrics.seasonal_scale(v[:c, 0], season)
+                       for v, c in zip(ss.values, cuts, strict=True)], step)[:, None]
+    paths = fold._sample(ss, origins, fc.seed)                            # (S, N, H)
+    forecasts = {"model": paths.mean(axis=0), "naive": naive(back, fc.horizon),
+                 "seasonal_naive": seasonal_naive(back, season, fc.horizon),
+                 "linear": _linear(fold, ss, origins)}
+    rows = []
+    for method in METHODS:
+        pred = forecasts[method]
+        row = {"fold": k, "method": method, "origins": len(actual),
+               "mae": metrics.mae(actual, pred), "rmse": metrics.rmse(actual, pred),
+               "smape": metrics.smape(actual, pred), "mase": metrics.mase(actual, pred, scale)}
+        for p in levels:
+            name = iv.level_name(p)
+            for prefix, calibrated in (("", True), ("raw_", False)):
+                row[f"{prefix}coverage_{name}"] = np.nan
+                if method == "model" and fold.dropout_:
+                    band = fold._bands(paths, (p,), calibrated)
+                    row[f"{prefix}coverage_{name}"] = metrics.coverage(
+                        actual, band[f"lower_{name}"], band[f"upper_{name}"])
+        rows.append(row)
+    return rows
+
+
+def _linear(fc: Forecaster, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
+    """The linear baseline on the fold's transformed training windows, ``[N, horizon]``."""
+    zs = fc._transformed(fc.series_)
+    pairs = [fc._pairs(z[:c - fc._n_history], seq=False, k=fc.horizon)
+             for z, c in zip(zs, fc.cuts_, strict=True)]
+    lin = LeastSquaresLinear(alpha=1e-6).fit(torch.cat([p[0] for p in pairs]).numpy(),
+                                             torch.cat([p[1] for p in pairs]).numpy())
+    x = fc._inputs(fc._transformed(ss), origins).numpy()
+    return fc._invert(ss, origins, lin.predict(x).astype(np.float64)[None])[0]

@@ -1,0 +1,86 @@
+"""Forecast accuracy and interval metrics, on NumPy arrays of any (matching) shape.
+
+    mae(y, yhat), rmse(y, yhat)              # in the series' units
+    smape(y, yhat)                           # percent, 0..200
+    mase(y, yhat, scale=seasonal_scale(train, season=12))
+    coverage(y, lower, upper)                # share of values inside [lower, upper]
+
+Everything is computed in float64 and returned as a Python float. NaN in an input propagates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConfigError, ShapeError
+
+__all__ = ["coverage", "mae", "mase", "rmse", "seasonal_scale", "smape"]
+
+
+def _pair(y, yhat) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(y, dtype=np.float64), np.asarray(yhat, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ShapeError(f"actual values {a.shape} and forecasts {b.shape} differ in shape")
+    if a.size == 0:
+        raise ShapeError("metrics need at least one value, got empty arrays")
+    return a, b
+
+
+def mae(y, yhat) -> float:
+    """Mean absolute error: ``mean(|y - yhat|)``."""
+    a, b = _pair(y, yhat)
+    return float(np.mean(np.abs(a - b)))
+
+
+def rmse(y, yhat) -> float:
+    """Root mean squared error: ``sqrt(mean((y - yhat)**2))``."""
+    a, b = _pair(y, yhat)
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def smape(y, yhat) -> float:
+    """Symmetric mean absolute percentage error, in percent (0 to 200):
+    ``100 * mean(2 |y - yhat| / (|y| + |yhat|))``; a pair of zeros counts as 0 error."""
+    a, b = _pair(y, yhat)
+    den = np.abs(a) + np.abs(b)
+    ratio = np.divide(2.0 * np.abs(a - b), den, out=np.zeros_like(den), where=den > 0)
+    return float(100.0 * np.mean(ratio))
+
+
+def seasonal_scale(insample, season: int = 1) -> float:
+    """MASE's scale: the in-sample mean absolute error of the seasonal naive forecast,
+    ``mean(|x_t - x_{t-season}|)`` over the training series ``insample`` ``[T]``."""
+    if isinstance(season, bool) or not isinstance(season, int | np.integer) or season < 1:
+        raise ConfigError(f"season must be a positive integer, got {season!r}")
+    x = np.asarray(insample, dtype=np.float64).reshape(-1)
+    if len(x) <= season:
+        raise ShapeError(f"the in-sample series has {len(x)} steps; the seasonal naive scale "
+                         f"with season={season} needs more than {season}")
+    return float(np.mean(np.abs(x[season:] - x[:-season])))
+
+
+def mase(y, yhat, scale=None, *, insample=None, season: int = 1) -> float:
+    """Mean absolute scaled error (Hyndman & Koehler 2006): ``mean(|y - yhat| / scale)``.
+
+    ``scale`` is :func:`seasonal_scale` of the training data; give it, or give ``insample``
+    (and ``season``) to compute it. ``scale`` may be an array broadcasting against ``y``
+    (one scale per series when ``y`` holds several). Below 1: better than the in-sample
+    seasonal naive forecast.
+    """
+    a, b = _pair(y, yhat)
+    if scale is None:
+        if insample is None:
+            raise ConfigError("mase needs scale= or insample= (the training series)")
+        scale = seasonal_scale(insample, season)
+    s = np.asarray(scale, dtype=np.float64)
+    if np.any(s <= 0):
+        raise ConfigError("mase: the in-sample scale is 0 (a constant or exactly periodic "
+                          "training series); use mae or rmse instead")
+    return float(np.mean(np.abs(a - b) / s))
+
+
+def coverage(y, lower, upper) -> float:
+    """Share of ``y`` inside its interval ``[lower, upper]`` (bounds included), 0 to 1."""
+    a, lo = _pair(y, lower)
+    _, hi = _pair(y, upper)
+    return float(np.mean((a >= lo) & (a <= hi)))
