@@ -409,3 +409,18 @@ def test_interrupted_write_of_data(tmp_path, monkeypatch):
         sn.save(sn.zoo.build("gru", seed=0), tmp_path / "m")
     monkeypatch.undo()
     assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_saved_files_follow_the_umask_not_private(tmp_path):
+    import os
+    import stat
+
+    import seqnets as sn
+
+    old = os.umask(0o022)
+    try:
+        folder = sn.save(sn.zoo.build("linear", seed=0), tmp_path / "m")
+    finally:
+        os.umask(old)
+    for name in ("model.safetensors", "config.json"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644

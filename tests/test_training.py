@@ -588,3 +588,15 @@ def test_model_is_left_in_eval_mode():
     model.train()
     sn.fit(model, (x, y), epochs=1, quiet=True)
     assert not model.training
+
+
+@pytest.mark.parametrize("name, serial", [("deep_rnn", True), ("gru", True), ("ln_rnn", True),
+                                          ("lstm", False), ("conv_gru", False),
+                                          ("wavenet", False)])
+def test_default_threads_rule(name, serial):
+    from seqnets.training import default_threads, thread_count
+
+    with thread_count(2):
+        assert default_threads(sn.zoo.build(name, seed=0)) == (1 if serial else 2)
+    with thread_count(1):  # a worker capped to one core never asks for more
+        assert default_threads(sn.zoo.build(name, seed=0)) == 1

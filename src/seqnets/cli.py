@@ -1,4 +1,14 @@
-"""The ``seqnets`` command: a thin layer over the Python API."""
+"""The ``seqnets`` command: a thin layer over the Python API.
+
+    seqnets train --data sales.csv --id store --window 32 --horizon 8 --out fc/
+    seqnets forecast fc/ --out forecast.csv --plot forecast.png
+    seqnets backtest --data sales.csv --id store --folds 5 --out backtest.csv
+    seqnets impute --data sales.csv --id store --out filled.csv
+
+Errors seqnets raises on purpose (and unwritable paths) print ``seqnets: error: <message>``
+and exit with 2, without a traceback. A failing run writes nothing: inputs and output paths
+are checked first, and files are written atomically once the work is done.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from .errors import SeqnetsError
+from .errors import ConfigError, DataError, SeqnetsError
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -75,6 +85,220 @@ def _zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- forecasting
+
+
+def _levels(text: str) -> tuple[float, ...]:
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"intervals must be levels such as 0.8,0.95 (or "
+                                         f"'none'), got {text!r}") from None
+
+
+def _check_out(path: str | None, folder: bool = False) -> None:
+    """Refuse an output path of the wrong kind before any work (and any writing) starts."""
+    from pathlib import Path
+
+    if path is None:
+        return
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise ConfigError(f"--out {path} is a file; a Forecaster is saved as a folder")
+    if not folder and p.is_dir():
+        raise ConfigError(f"{path} is a folder; give a file name (e.g. {p / 'out.csv'})")
+
+
+def _source(args: argparse.Namespace, fill: bool = True) -> tuple:
+    """(data, read options): the --data file, or a shipped dataset (--dataset, by default
+    the first one) read with fill='interpolate' when it has missing values."""
+    from .data import dataset_info, dataset_names, load_dataset
+
+    options = {"time": args.time, "target": args.target, "id": args.id}
+    covariates = _names(getattr(args, "covariates", None))
+    if covariates:
+        options["covariates"] = covariates
+    if fill:
+        options["fill"] = args.fill
+    if args.data is not None:
+        return args.data, options
+    name = args.dataset or dataset_names()[0]
+    info = dataset_info(name)
+    if args.id or covariates or (args.time, args.target) != ("ds", "y"):
+        raise ConfigError("--time, --target, --id and --covariates name the columns of a --data "
+                          f"file; the shipped dataset {name!r} has columns ds and y")
+    if fill and args.fill is None and info["missing"]:
+        options["fill"] = "interpolate"
+    used = f"; fill={options['fill']}" if fill else ""
+    print(f"Data: shipped dataset {name!r} ({info['description']}){used}", flush=True)
+    return load_dataset(name), options
+
+
+def _forecaster(args: argparse.Namespace):
+    from .forecaster import Forecaster
+
+    return Forecaster(args.model, window=args.window, horizon=args.horizon, epochs=args.epochs,
+                      difference=args.difference, dropout=args.dropout,
+                      mc_samples=args.mc_samples, seed=args.seed, quiet=args.quiet,
+                      model_options={"units": args.units} if args.units else None)
+
+
+def _describe(ss) -> str:
+    lengths = sorted(set(ss.lengths))
+    steps = f"{lengths[0]}" if len(lengths) == 1 else f"{lengths[0]}-{lengths[-1]}"
+    return f"{len(ss)} series of {steps} steps (freq {ss.freq})"
+
+
+def _train(args: argparse.Namespace) -> int:
+    _check_out(args.out, folder=True)
+    data, options = _source(args)
+    fc = _forecaster(args).fit(data, **options)
+    folder = fc.save(args.out)
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in fc.validation_.items())
+    print(f"Trained {args.model} (window {args.window}, horizon {args.horizon}, "
+          f"{args.epochs} epochs) on {_describe(fc.series_)}")
+    print(f"Held-out scores: {scores}")
+    print(f"Saved: {folder}/")
+    return 0
+
+
+def _new_history(fc, args: argparse.Namespace):
+    """Forecast after the end of --data instead of the history saved with the model: the
+    same series (ids), columns and frequency, read as at training; the model and its fitted
+    per-series scaling are kept as they are (nothing is retrained)."""
+    from .data import SeriesSet, read_series
+
+    old = fc.series_
+    lone = old.ids == (0,)
+    ss = read_series(args.data, time=args.time or old.time_name,
+                     target=args.target or list(old.targets),
+                     id=args.id or (None if lone else old.id_name),
+                     covariates=list(old.covariates) or None, fill=args.fill,
+                     min_length=fc.window + (fc.difference or 0))
+    if ss.n_targets != old.n_targets or set(ss.ids) != set(old.ids):
+        raise DataError(f"'{args.data}' holds series {list(ss.ids)[:10]} with targets "
+                        f"{list(ss.targets)}; the model was trained on series "
+                        f"{list(old.ids)[:10]} with targets {list(old.targets)}. Fix: give "
+                        "the same series (the scaling is fitted per series), or train anew")
+    if str(ss.freq) != str(old.freq):
+        raise DataError(f"'{args.data}' steps by {ss.freq!r}, the model was trained on "
+                        f"{old.freq!r} steps. Fix: resample the table, or train anew")
+    order = [ss.position(sid) for sid in old.ids]
+    fc.series_ = SeriesSet(old.ids, [ss.index[i] for i in order],
+                           [ss.values[i] for i in order], ss.targets, ss.covariates, ss.freq,
+                           ss.time_name, ss.id_name, ss.source)
+    return fc
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    from .forecaster import Forecaster
+    from .io import atomic_write_text
+
+    _check_out(args.out)
+    _check_out(args.plot)
+    if args.plot:
+        from .plotting import check_available
+        check_available()
+    fc = Forecaster.load(args.model_dir)
+    if args.data is not None:
+        fc = _new_history(fc, args)
+    frame = fc.predict(intervals=args.intervals)
+    atomic_write_text(args.out, frame.to_csv(index=False))
+    print(frame.to_string(index=False, max_rows=40, float_format=lambda v: f"{v:.4g}"))
+    print(f"\nForecast of {len(fc.series_)} series, {fc.horizon} steps ahead: {args.out}")
+    if args.plot:
+        from .plotting import forecast_plot
+        forecast_plot(fc.series_, frame, args.plot, last=max(fc.window, 4 * fc.horizon))
+        print(f"Plot: {args.plot}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from .backtesting import METHODS
+    from .io import atomic_write_text
+
+    _check_out(args.out)
+    _check_out(args.plot)
+    if args.plot:
+        from .plotting import check_available
+        check_available()
+    data, options = _source(args)
+    fc = _forecaster(args).fit(data, **options)
+    frame = fc.backtest(folds=args.folds, step=args.step, season=args.season)
+    fmt = {"float_format": lambda v: f"{v:.4g}", "na_rep": "-"}
+    print(frame.to_string(index=False, **fmt))
+    mean = frame.drop(columns=["fold", "origins"]).groupby("method").mean()
+    print(f"\nMean over {args.folds} folds:")
+    print(mean.reindex([m for m in METHODS if m in mean.index]).to_string(**fmt))
+    if args.out:
+        atomic_write_text(args.out, frame.to_csv(index=False))
+        print(f"\nTable: {args.out}")
+    if args.plot:
+        from .plotting import backtest_errors
+        backtest_errors(frame, args.plot, title=f"Backtest of {args.model}")
+        print(f"Plot: {args.plot}")
+    return 0
+
+
+def _impute(args: argparse.Namespace) -> int:
+    from .imputation import Imputer
+    from .io import atomic_write_text
+
+    _check_out(args.out)
+    data, options = _source(args, fill=False)
+    imp = Imputer(args.model, window=args.window, units=args.units, layers=args.layers,
+                  epochs=args.epochs, seed=args.seed, quiet=args.quiet).fit(data, **options)
+    frame = imp.fill()
+    atomic_write_text(args.out, frame.to_csv(index=False))
+    gaps = imp.gaps_
+    what = (f"{int(gaps.sum())} missing values in {len(gaps)} gaps (longest {gaps.max()} "
+            "steps)") if len(gaps) else "no missing values (written unchanged)"
+    print(f"Filled {what} over {len(imp.ids_)} series with {args.model}: {args.out}")
+    return 0
+
+
+def _add_data(p: argparse.ArgumentParser, covariates: bool = True, fill: bool = True,
+              source: bool = True, default: str | None = "ds") -> None:
+    from .data import dataset_names
+
+    if source:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--data", metavar="FILE", help="a CSV or Parquet table, one row "
+                           "per time step (and per series, with --id)")
+        names = dataset_names()
+        group.add_argument("--dataset", metavar="NAME", help=f"a shipped dataset "
+                           f"({', '.join(names)}); used without --data (default {names[0]})")
+    said = "as at training" if default is None else "ds"
+    p.add_argument("--time", default=default, help=f"the time column (default: {said})")
+    p.add_argument("--target", default="y" if default else None,
+                   help=f"the target column (default: {'y' if default else said})")
+    p.add_argument("--id", default=None, help="the column that tells several series apart")
+    if covariates:
+        p.add_argument("--covariates", default=None, metavar="A,B",
+                       help="comma-separated extra input columns")
+    if fill:
+        p.add_argument("--fill", choices=("interpolate", "ffill"), default=None,
+                       help="fill missing values (default: refuse them)")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="gru", help="a zoo model with a sequence output "
+                   "(gru, lstm, seq2seq_rnn, conv_gru, wavenet, ...; default gru)")
+    p.add_argument("--window", type=int, default=32, help="input steps (default 32)")
+    p.add_argument("--horizon", type=int, default=8, help="steps ahead (default 8)")
+    p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    p.add_argument("--difference", type=int, default=None, metavar="LAG",
+                   help="difference at this lag first (1: trend, 12 or 52: season)")
+    p.add_argument("--units", type=int, default=None, help="units per recurrent layer")
+    p.add_argument("--dropout", type=float, default=0.1,
+                   help="MC-dropout rate for the intervals (default 0.1; 0: none)")
+    p.add_argument("--mc-samples", type=int, default=100, help="MC passes (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqnets", description="Sequence models with RNNs and CNNs on PyTorch.")
@@ -107,6 +331,45 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="bench-results.json", help="JSON output file")
     z = sub.add_parser("zoo", help="list the model zoo, or print one model's summary")
     z.add_argument("name", nargs="?", help="a model name")
+
+    t = sub.add_parser("train", help="fit a Forecaster on a table and save it to a folder")
+    _add_data(t)
+    _add_model(t)
+    t.add_argument("--out", required=True, metavar="DIR", help="the folder to save to")
+
+    f = sub.add_parser("forecast", help="forecast with a saved Forecaster: CSV, and a plot",
+                       description="Forecast the steps after the history saved with the "
+                       "model or, with --data, after the end of that table (the same series, "
+                       "columns and frequency; the model and its scaling are not refitted).")
+    f.add_argument("model_dir", metavar="DIR", help="a folder written by seqnets train")
+    f.add_argument("--data", metavar="FILE", help="newer history of the same series")
+    _add_data(f, covariates=False, source=False, default=None)
+    f.add_argument("--out", required=True, metavar="FILE", help="the forecast CSV")
+    f.add_argument("--plot", metavar="FILE", help="a PNG of history, forecast and intervals")
+    f.add_argument("--intervals", type=_levels, default=(0.8, 0.95),
+                   help="interval levels (default 0.8,0.95; 'none' for none)")
+
+    b = sub.add_parser("backtest", help="rolling-origin backtest against baselines")
+    _add_data(b)
+    _add_model(b)
+    b.add_argument("--folds", type=int, default=5, help="folds (default 5)")
+    b.add_argument("--step", type=int, default=None,
+                   help="origins per fold (default: the horizon)")
+    b.add_argument("--season", type=int, default=None,
+                   help="season of the seasonal naive baseline (default: by frequency)")
+    b.add_argument("--out", metavar="FILE", help="the table as CSV")
+    b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold")
+
+    i = sub.add_parser("impute", help="fill missing values with a bidirectional model")
+    _add_data(i, covariates=False, fill=False)
+    i.add_argument("--model", default="bigru", choices=("bigru", "bilstm"))
+    i.add_argument("--window", type=int, default=64, help="steps per window (default 64)")
+    i.add_argument("--units", type=int, default=32, help="units per direction (default 32)")
+    i.add_argument("--layers", type=int, default=1, help="bidirectional layers (default 1)")
+    i.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
+    i.add_argument("--out", required=True, metavar="FILE", help="the filled table (CSV)")
     return parser
 
 
@@ -120,7 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _zoo(args)
         if args.command == "bench":
             return _bench(args)
-    except SeqnetsError as err:
+        commands = {"train": _train, "forecast": _forecast, "backtest": _backtest,
+                    "impute": _impute}
+        if args.command in commands:
+            return commands[args.command](args)
+    except (SeqnetsError, OSError) as err:  # OSError: a path that cannot be written
         print(f"seqnets: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

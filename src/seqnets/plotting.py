@@ -1,4 +1,5 @@
-"""Figures as PNG files (matplotlib, the ``plot`` extra): learning curves and forecasts."""
+"""Figures as PNG files (matplotlib, the ``plot`` extra): learning curves, forecasts with
+intervals, backtest errors. Every file is written atomically (temporary file, then rename)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,146 @@ def bars(values: Mapping[str, float], path: str | Path, title: str, xlabel: str,
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def check_available() -> None:
+    """Raise :class:`~seqnets.errors.ConfigError` now if matplotlib is missing (call it
+    before writing any other file, so that a run that cannot plot writes nothing)."""
+    _pyplot()
+
+
+def _by_series(data: Any, ids: list, time: str, value: str, id: str) -> dict:
+    """``{series id: (times, values)}`` from a SeriesSet (first target), a DataFrame with
+    columns ``id`` (optional), ``time`` and ``value``, or a pair ``(times, values)`` of the
+    only series in ``ids``."""
+    from .data.tables import SeriesSet
+
+    if isinstance(data, SeriesSet):
+        return {sid: (np.asarray(idx), np.asarray(v[:, 0], dtype=np.float64))
+                for sid, idx, v in zip(data.ids, data.index, data.values, strict=True)}
+    if isinstance(data, tuple | list) and len(data) == 2:
+        if len(ids) != 1:
+            raise ConfigError(f"a pair (times, values) is one series, but the forecast has "
+                              f"{len(ids)}; pass a DataFrame with an {id!r} column")
+        return {ids[0]: (np.asarray(data[0]), np.asarray(data[1], dtype=np.float64))}
+    if hasattr(data, "columns"):
+        lost = [c for c in (time, value) if c not in data.columns]
+        if lost:
+            raise ConfigError(f"the table to plot has no column(s) {lost}; its columns are "
+                              f"{list(data.columns)} (name them with time=, value=)")
+        if id not in data.columns:
+            if len(ids) != 1:
+                raise ConfigError(f"the table to plot has no {id!r} column to match the "
+                                  f"forecast's {len(ids)} series")
+            return {ids[0]: (data[time].to_numpy(), data[value].to_numpy(np.float64))}
+        return {sid: (part[time].to_numpy(), part[value].to_numpy(np.float64))
+                for sid, part in data.groupby(id, sort=False)}
+    raise ConfigError(f"cannot plot series from a {type(data).__name__}: pass a SeriesSet, "
+                      "a DataFrame or a pair (times, values)")
+
+
+def _levels(columns) -> list[str]:
+    """Interval level names of a forecast frame (``lower_80`` -> ``'80'``), widest first."""
+    names = [c[len("lower_"):] for c in columns
+             if c.startswith("lower_") and f"upper_{c[len('lower_'):]}" in columns]
+    return sorted(names, key=float, reverse=True)
+
+
+def forecast_plot(history: Any, forecast: Any, path: str | Path, actuals: Any = None, *,
+                  last: int | None = None, time: str = "time", value: str = "y",
+                  id: str = "id", title: str = "Forecast", max_series: int = 6) -> Path:
+    """One panel per series: its history (the last ``last`` steps), the forecast mean, a
+    band per interval level (the widest lightest) and the actual values where known.
+
+    ``forecast`` is a frame as :meth:`Forecaster.predict` returns it (columns ``id``,
+    ``time``, ``mean``, ``lower_<level>``, ``upper_<level>``). ``history`` and ``actuals``:
+    a :class:`~seqnets.data.SeriesSet`, a DataFrame with columns ``id`` (optional), ``time``
+    and ``y`` (other names with ``id=``, ``time=``, ``value=``), or ``(times, values)`` for one
+    series. At most ``max_series`` panels (the first series)."""
+    plt = _pyplot()
+    ids = list(dict.fromkeys(forecast["id"]))
+    past = _by_series(history, ids, time, value, id)
+    known = {} if actuals is None else _by_series(actuals, ids, time, value, id)
+    shown = ids[:max_series]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(9, 2.8 * len(shown)), squeeze=False)
+    levels = _levels(forecast.columns)
+    for ax, sid in zip(axes[:, 0], shown, strict=True):
+        part = forecast[forecast["id"] == sid]
+        t_f = part["time"].to_numpy()
+        first = t_f[0]
+        if sid in past:
+            t, y = past[sid]
+            start = 0 if last is None else max(0, len(t) - last)
+            ax.plot(t[start:], y[start:], "-", color="0.35", lw=1, label="history")
+            first = t[start] if len(t) else first
+        for i, name in enumerate(levels):
+            ax.fill_between(t_f, part[f"lower_{name}"], part[f"upper_{name}"],
+                            color="tab:blue", alpha=0.15 + 0.15 * i, lw=0,
+                            label=f"{name}% interval")
+        ax.plot(t_f, part["mean"], ".-", color="tab:blue", label="forecast")
+        if sid in known:
+            t, y = known[sid]
+            keep = (t >= first) & (t <= t_f[-1])
+            ax.plot(t[keep], y[keep], "x", color="black", ms=5, label="actual")
+        ax.set_title(f"series {sid}" if len(ids) > 1 else title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    if len(ids) > 1:
+        more = f" (first {len(shown)} of {len(ids)} series)" if len(ids) > len(shown) else ""
+        fig.suptitle(title + more)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def backtest_errors(frame: Any, path: str | Path, metric: str | None = None,
+                    title: str = "Backtest") -> Path:
+    """Error per fold for the model and each baseline (a :meth:`Forecaster.backtest`
+    frame: columns ``fold``, ``method`` and the metrics), with each method's mean in the
+    legend; a second panel shows the model's interval coverage per fold (raw and calibrated)
+    when the frame has it. ``metric`` defaults to ``mase`` (else ``mae``)."""
+    plt = _pyplot()
+    if metric is None:
+        metric = "mase" if "mase" in frame.columns and frame["mase"].notna().all() else "mae"
+    if metric not in frame.columns:
+        raise ConfigError(f"no column {metric!r} in the backtest frame; it has "
+                          f"{list(frame.columns)}")
+    cover = [c for c in frame.columns if c.startswith("coverage_")]
+    fig, axes = plt.subplots(1, 2 if cover else 1, figsize=(12 if cover else 7, 3.6),
+                             squeeze=False)
+    ax = axes[0, 0]
+    for method, part in frame.groupby("method", sort=False):
+        mean = part[metric].mean()
+        ax.plot(part["fold"], part[metric], "o-", label=f"{method} (mean {mean:.3g})")
+    ax.set_xlabel("fold")
+    ax.set_ylabel(metric)
+    ax.set_xticks(sorted(frame["fold"].unique()))
+    ax.set_title(f"{title}: {metric} per fold", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if cover:
+        ax = axes[0, 1]
+        model = frame[frame["method"] == "model"]
+        for i, col in enumerate(cover):
+            name, color = col[len("coverage_"):], f"C{i}"
+            ax.plot(model["fold"], model[col], "o-", color=color, label=f"calibrated {name}%")
+            if f"raw_{col}" in model.columns:
+                ax.plot(model["fold"], model[f"raw_{col}"], "x--", color=color,
+                        label=f"raw {name}%")
+            ax.axhline(float(name) / 100, color=color, lw=0.8, alpha=0.6)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("fold")
+        ax.set_ylabel("coverage")
+        ax.set_xticks(sorted(frame["fold"].unique()))
+        ax.set_title("model interval coverage per fold (lines: nominal)", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     path = _save(fig, path)
     plt.close(fig)

@@ -280,3 +280,21 @@ def test_wrong_input_rank_and_feature_count():
         conv(torch.randn(2, 5, 2))
     with pytest.raises(ShapeError, match="expects 3-D input"):
         Conv1D(4, 2)(torch.randn(5, 3))
+
+
+@pytest.mark.parametrize("kernel_size, dilation, strides, padding", [
+    (2, 1, 1, "causal"), (2, 8, 1, "causal"), (3, 2, 2, "causal"), (4, 1, 2, "valid"),
+    (5, 3, 1, "same"), (3, 1, 3, "same"), (1, 1, 1, "valid")])
+def test_taps_product_equals_pytorch_conv1d(kernel_size, dilation, strides, padding):
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    conv = Conv1D(6, kernel_size, strides=strides, padding=padding, dilation_rate=dilation,
+                  input_size=4)
+    x = torch.randn(3, 23, 4)
+    left, right = conv._pads(x.shape[1])
+    reference = F.conv1d(F.pad(x.transpose(1, 2), (left, right)), conv.weight, conv.bias,
+                         stride=strides, dilation=dilation).transpose(1, 2)
+    torch.testing.assert_close(conv._taps_product(x, left, right), reference,
+                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(conv(x), reference, atol=1e-5, rtol=1e-5)

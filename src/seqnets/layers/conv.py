@@ -14,6 +14,7 @@ from .base import Layer, Shape, positive_int, register
 from .initializers import glorot_uniform_
 
 PADDINGS = ("valid", "same", "causal")
+_MAX_TAPS_KERNEL = 8  # above this, F.conv1d (no k-fold copy of the input)
 
 
 def conv_output_length(length: int | None, kernel_size: int, strides: int, padding: str,
@@ -109,13 +110,31 @@ class Conv1D(Layer):
         if self.padding == "valid" and x.shape[1] < self._span():
             raise ShapeError(f"Conv1D with padding='valid' needs at least {self._span()} "
                              f"steps, got {x.shape[1]}")
-        h = x.transpose(1, 2)  # (B, F, T): PyTorch's channels-first layout
         left, right = self._pads(x.shape[1])
+        if self.groups == 1 and self.kernel_size <= _MAX_TAPS_KERNEL:
+            return self._act(self._taps_product(x, left, right))
+        h = x.transpose(1, 2)  # (B, F, T): PyTorch's channels-first layout
         if left or right:
             h = F.pad(h, (left, right))
         h = F.conv1d(h, self.weight, self.bias, stride=self.strides,
                      dilation=self.dilation_rate, groups=self.groups)
         return self._act(h.transpose(1, 2))  # (B, T', filters)
+
+    def _taps_product(self, x: torch.Tensor, left: int, right: int) -> torch.Tensor:
+        """The convolution as one matrix product over the concatenated taps.
+
+        Small dilated convolutions are overhead-bound on CPU (PyTorch may even take its slow
+        dilated path); gathering the k shifted views of ``[B, T, C]`` and multiplying once
+        by the ``[filters, k·C]`` kernel gives the same sums, several times faster here.
+        """
+        xp = F.pad(x, (0, 0, left, right)) if left or right else x  # (B, T + pads, C)
+        count = (xp.shape[1] - self._span()) // self.strides + 1
+        end = (count - 1) * self.strides + 1
+        d = self.dilation_rate
+        taps = torch.cat([xp[:, j * d:j * d + end:self.strides]
+                          for j in range(self.kernel_size)], dim=-1)  # (B, T', k·C)
+        weight = self.weight.permute(0, 2, 1).reshape(self.filters, -1)  # tap-major columns
+        return F.linear(taps, weight, self.bias)
 
     def get_config(self) -> dict[str, Any]:
         return {"filters": self.filters, "kernel_size": self.kernel_size,
