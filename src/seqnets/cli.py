@@ -305,13 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, quick, help_text in (
         ("reproduce", False, "train and evaluate the chapter's experiments, with a report"),
-        ("demo", True, "a quick reproduction (1 seed, 5 epochs, 10 experiments; ~2 min)"),
+        ("demo", True, "a quick reproduction (1 seed, 10 epochs, 10 experiments; about a minute)"),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--seeds", type=_seeds, default=None,
                        help="comma-separated seeds (default: 42,7,1; demo: 42)")
         p.add_argument("--epochs", type=int, default=None,
-                       help="epochs per model (default: 20; demo: 5)")
+                       help="epochs per model (default: 20; demo: 10)")
         p.add_argument("--only", default=None, help="comma-separated experiment names")
         p.add_argument("--quick", action="store_true", default=quick,
                        help="the demo's short run")

@@ -25,7 +25,7 @@ from .io import atomic_write_text
 
 QUICK = ["naive", "linear", "deep_rnn_dense", "iterative_10", "naive_10", "linear_10",
          "seq2vec_10", "seq2seq_rnn", "conv_gru", "wavenet"]
-QUICK_EPOCHS = 5
+QUICK_EPOCHS = 10
 # The order in which the chapter's story must hold (each beats the one before).
 STORY = [("linear_10", "seq2vec_10"), ("seq2vec_10", "seq2seq_rnn"),
          ("seq2seq_rnn", "conv_gru"), ("seq2seq_rnn", "wavenet"),
