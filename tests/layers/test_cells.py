@@ -34,15 +34,6 @@ from seqnets.layers import (
 B, T, IN, U = 3, 7, 4, 5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is faster, and not slowed down by a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # --------------------------------------------------------------------------------------
 # NumPy references (PyTorch weight layout: weight_ih [k*u, in], weight_hh [k*u, u])
 # --------------------------------------------------------------------------------------

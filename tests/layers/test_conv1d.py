@@ -20,15 +20,6 @@ from seqnets.layers import Conv1D, Dense, TimeDistributed, deserialize, serializ
 HYPOTHESIS = settings(max_examples=25, deadline=None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is faster, and not slowed down by a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def np_conv1d(x, weight, bias, strides, dilation, padding):
     """Reference 1-D convolution over [B, T, C] with a [filters, C, k] kernel (PyTorch layout).
 

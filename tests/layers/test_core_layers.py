@@ -28,15 +28,6 @@ from seqnets.layers import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is faster, and not slowed down by a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def randomise(module, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -31,15 +31,6 @@ from seqnets.layers import (
 IN, U = 2, 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is faster, and not slowed down by a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def randomise(module: torch.nn.Module, seed: int = 0, scale: float = 0.6) -> None:
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

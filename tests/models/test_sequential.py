@@ -31,15 +31,6 @@ from seqnets.layers import (
 RS = {"return_sequences": True}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is faster, and not slowed down by a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def wavenet():
     layers = [Conv1D(20, 2, padding="causal", activation="relu", dilation_rate=d)
               for d in (1, 2, 4, 8) * 2]

@@ -68,6 +68,23 @@ def _sigmoid_impl(x):
     return lambda x: 1.0 / (1.0 + math.exp(-x))
 
 
+@njit(inline="always")
+def _recurrent_product_backward(dz, W, Y, h0, mask, b, t, hm, dW, dh):  # noqa: N803
+    """Backward of ``z += (h_{t-1} ⊙ mask) W^T``: ``dW += dz ⊗ (h_{t-1} ⊙ mask)`` and
+    ``dh = (W^T dz) ⊙ mask`` (row-wise, so the inner loops run along contiguous memory)."""
+    H = hm.shape[0]
+    for j in range(H):
+        hm[j] = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
+        dh[j] = 0.0
+    for i in range(dz.shape[0]):
+        d = dz[i]
+        for j in range(H):
+            dW[i, j] += d * hm[j]
+            dh[j] += d * W[i, j]
+    for j in range(H):
+        dh[j] *= mask[b, j]
+
+
 @njit(**_JIT)
 def simple_rnn_forward(P, WT, h0, mask, relu):  # noqa: N803 - math names
     B, T, H = P.shape
@@ -101,16 +118,7 @@ def simple_rnn_backward(dY, Y, W, h0, mask, relu):  # noqa: N803
                 h = Y[b, t, i]
                 g = dY[b, t, i] + dnext[i]
                 dP[b, t, i] = (g if h > 0.0 else 0.0) if relu else g * (1.0 - h * h)
-            for j in range(H):
-                hm[j] = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
-                dnext[j] = 0.0
-            for i in range(H):
-                d = dP[b, t, i]
-                for j in range(H):
-                    dW[i, j] += d * hm[j]
-                    dnext[j] += d * W[i, j]
-            for j in range(H):
-                dnext[j] *= mask[b, j]
+            _recurrent_product_backward(dP[b, t], W, Y, h0, mask, b, t, hm, dW, dnext)
         for j in range(H):
             dh0[b, j] = dnext[j]
     return dP, dW, dh0
@@ -178,16 +186,7 @@ def ln_rnn_backward(dY, Y, Xhat, Rstd, W, h0, mask, gamma):  # noqa: N803
             rstd = Rstd[b, t]
             for i in range(H):
                 dP[b, t, i] = rstd * (dxh[i] - m1 - Xhat[b, t, i] * m2)
-            for j in range(H):
-                hm[j] = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
-                dnext[j] = 0.0
-            for i in range(H):
-                d = dP[b, t, i]
-                for j in range(H):
-                    dW[i, j] += d * hm[j]
-                    dnext[j] += d * W[i, j]
-            for j in range(H):
-                dnext[j] *= mask[b, j]
+            _recurrent_product_backward(dP[b, t], W, Y, h0, mask, b, t, hm, dW, dnext)
         for j in range(H):
             dh0[b, j] = dnext[j]
     return dP, dW, dgamma, dbeta, dh0
@@ -352,16 +351,7 @@ def lstm_backward(dY, dC, Y, C, Ig, Fg, Gg, Og, W, peep, h0, c0, mask):  # noqa:
                 dpeep[1, j] += daf * cp
                 dpeep[2, j] += dao * c
                 dc_next[j] = dc * fg + dai * peep[0, j] + daf * peep[1, j]
-            for j in range(H):
-                hm[j] = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
-                dh_next[j] = 0.0
-            for k in range(H4):
-                d = dP[b, t, k]
-                for j in range(H):
-                    dW[k, j] += d * hm[j]
-                    dh_next[j] += d * W[k, j]
-            for j in range(H):
-                dh_next[j] *= mask[b, j]
+            _recurrent_product_backward(dP[b, t], W, Y, h0, mask, b, t, hm, dW, dh_next)
         for j in range(H):
             dh0[b, j] = dh_next[j]
             dc0[b, j] = dc_next[j]
