@@ -298,7 +298,7 @@ def fit(model: nn.Module, train: Any, valid: Any = None, *, epochs: int = 1,
             clips every gradient element to ``[-clipvalue, clipvalue]``.
         callbacks: :mod:`seqnets.callbacks` objects (early stopping, checkpoints, TensorBoard).
         seed: seeds shuffling and dropout; the same seed gives the same history on CPU.
-        threads: intra-op CPU threads while training (default: by model size, see
+        threads: intra-op CPU threads while training (default: the measured rule of
             :func:`default_threads`).
         quiet: no progress output (a bar on a terminal, a line per epoch otherwise).
     """

@@ -33,10 +33,6 @@ def _t(*arrays: Any) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(a) for a in arrays)
 
 
-def _ones_like_state(states: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    return torch.ones_like(states) if mask is None else mask
-
-
 class _SimpleRNN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, p, w, h0, mask, relu):
@@ -133,7 +129,7 @@ def run(cell: nn.Module, x: torch.Tensor, states: tuple[torch.Tensor, ...],
     p = cell.project(x)
     dtype = p.dtype
     w = cell.weight_hh.to(dtype)
-    mask = _ones_like_state(states[0], rec_mask).to(dtype)
+    mask = (torch.ones_like(states[0]) if rec_mask is None else rec_mask).to(dtype)
     h0 = states[0].to(dtype)
     if isinstance(cell, SimpleRNNCell):
         y = _SimpleRNN.apply(p, w, h0, mask, cell.activation == "relu")
