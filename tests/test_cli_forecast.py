@@ -135,7 +135,7 @@ BAD_TABLES = {  # case: (table maker, message part, commands that refuse it)
     "missing": (_missing, "missing values", ("train", "backtest")),
     "non-numeric": (_text, "non-numeric target column", ("train", "backtest", "impute")),
     "constant": (_constant, "constant series", ("train", "backtest", "impute")),
-    "too-short": (lambda df: df.head(10), "shorter than min_length", ("train", "backtest")),
+    "too-short": (lambda df: df.head(10), "shorter than 14 steps", ("train", "backtest")),
 }
 
 OUTPUTS = {"train": ["--out", "{tmp}/out"],
@@ -203,7 +203,7 @@ def test_forecast_refuses_bad_levels_and_other_series(trained, tmp_path, capsys)
     (["--horizon", "0"], "horizon must be a positive integer"),
     (["--model", "linear"], "has a fixed output size"),
     (["--dataset", "nope"], "no dataset 'nope'"),
-    (["--dataset", "elnino_monthly", "--id", "store"], "name the columns of a --data file"),
+    (["--dataset", "elnino_monthly", "--id", "store"], "describe a --data file"),
 ])
 def test_bad_settings_are_refused_before_training(args, message, tmp_path, capsys):
     refused(capsys, tmp_path, ["train", *args, "--out", "{tmp}/out"], message)

@@ -13,6 +13,7 @@ are checked first, and files are written atomically once the work is done.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -123,17 +124,33 @@ def _source(args: argparse.Namespace, fill: bool = True) -> tuple:
     if fill:
         options["fill"] = args.fill
     if args.data is not None:
+        options |= _repairs(args)
+        if options.get("wide"):
+            options["target"] = None if args.target == "y" else _names(args.target)
         return args.data, options
     name = args.dataset or dataset_names()[0]
     info = dataset_info(name)
-    if args.id or covariates or (args.time, args.target) != ("ds", "y"):
-        raise ConfigError("--time, --target, --id and --covariates name the columns of a --data "
-                          f"file; the shipped dataset {name!r} has columns ds and y")
+    if args.id or covariates or (args.time, args.target) != ("ds", "y") or _repairs(args):
+        raise ConfigError("--time, --target, --id, --covariates, --wide, --sort and "
+                          "--resample describe a --data file; the shipped dataset "
+                          f"{name!r} has columns ds and y on a regular grid")
     if fill and args.fill is None and info["missing"]:
         options["fill"] = "interpolate"
     used = f"; fill={options['fill']}" if fill else ""
     print(f"Data: shipped dataset {name!r} ({info['description']}){used}", flush=True)
     return load_dataset(name), options
+
+
+def _repairs(args: argparse.Namespace) -> dict:
+    """The read options a --data file asked for: wide layout, sorting, resampling."""
+    out = {}
+    if getattr(args, "wide", False):
+        out["wide"] = True
+    if args.sort:
+        out["sort"] = True
+    if args.resample is not None:
+        out["resample"], out["agg"] = args.resample, args.agg
+    return out
 
 
 def _forecaster(args: argparse.Namespace):
@@ -172,11 +189,15 @@ def _new_history(fc, args: argparse.Namespace):
 
     old = fc.series_
     lone = old.ids == (0,)
+    repairs = _repairs(args)
+    if repairs.get("wide"):
+        columns = {"target": _names(args.target) or list(old.ids), "id": None}
+    else:
+        columns = {"target": args.target or list(old.targets),
+                   "id": args.id or (None if lone else old.id_name)}
     ss = read_series(args.data, time=args.time or old.time_name,
-                     target=args.target or list(old.targets),
-                     id=args.id or (None if lone else old.id_name),
                      covariates=list(old.covariates) or None, fill=args.fill,
-                     min_length=fc.window + (fc.difference or 0))
+                     min_length=fc.window + (fc.difference or 0), **columns, **repairs)
     if ss.n_targets != old.n_targets or set(ss.ids) != set(old.ids):
         raise DataError(f"'{args.data}' holds series {list(ss.ids)[:10]} with targets "
                         f"{list(ss.targets)}; the model was trained on series "
@@ -259,9 +280,14 @@ def _impute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frequency(text: str) -> str | int:
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
 def _add_data(p: argparse.ArgumentParser, covariates: bool = True, fill: bool = True,
-              source: bool = True, default: str | None = "ds") -> None:
+              source: bool = True, default: str | None = "ds", wide: bool = True) -> None:
     from .data import dataset_names
+    from .data.tables import AGGS
 
     if source:
         group = p.add_mutually_exclusive_group()
@@ -281,6 +307,16 @@ def _add_data(p: argparse.ArgumentParser, covariates: bool = True, fill: bool = 
     if fill:
         p.add_argument("--fill", choices=("interpolate", "ffill"), default=None,
                        help="fill missing values (default: refuse them)")
+    if wide:
+        p.add_argument("--wide", action="store_true",
+                       help="one column per series (default: one row per series and time)")
+    p.add_argument("--sort", action="store_true",
+                   help="sort each series by time (default: refuse unsorted timestamps)")
+    p.add_argument("--resample", metavar="FREQ", type=_frequency, default=None,
+                   help="aggregate onto this frequency (D, W, MS, h, ...; an integer for "
+                   "integer steps): irregular or duplicate timestamps, empty steps missing")
+    p.add_argument("--agg", choices=AGGS, default="mean",
+                   help="how --resample aggregates a step (default mean)")
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -297,6 +333,16 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mc-samples", type=int, default=100, help="MC passes (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
+
+
+_OPTION = re.compile(r"\b(fill|resample|agg|sort|wide|time|target|id)=('([^']*)'|True\b)")
+
+
+def as_flags(message: str) -> str:
+    """A message's Python options in command-line terms: fill='ffill' -> --fill ffill,
+    sort=True -> --sort."""
+    return _OPTION.sub(lambda m: f"--{m[1]}" + ("" if m[2] == "True" else f" {m[3]}"),
+                       message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -361,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold")
 
     i = sub.add_parser("impute", help="fill missing values with a bidirectional model")
-    _add_data(i, covariates=False, fill=False)
+    _add_data(i, covariates=False, fill=False, wide=False)
     i.add_argument("--model", default="bigru", choices=("bigru", "bilstm"))
     i.add_argument("--window", type=int, default=64, help="steps per window (default 64)")
     i.add_argument("--units", type=int, default=32, help="units per direction (default 32)")
@@ -388,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in commands:
             return commands[args.command](args)
     except (SeqnetsError, OSError) as err:  # OSError: a path that cannot be written
-        print(f"seqnets: error: {err}", file=sys.stderr)
+        print(f"seqnets: error: {as_flags(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("seqnets: interrupted", file=sys.stderr)

@@ -170,26 +170,38 @@ class Forecaster:
 
     # -- fitting --------------------------------------------------------------------------
 
-    def fit(self, data: Any, time: str | None = "ds", target: Any = "y", id: str | None = None,
+    def fit(self, data: Any, time: str | None = "ds", target: Any = None, id: str | None = None,
             covariates: Any = None, fill: str | None = None, **read_options) -> Forecaster:
-        """Read ``data`` (a table, file or :class:`SeriesSet`; see ``read_series``), train on
+        """Read ``data`` (a table, file or :class:`SeriesSet`; see ``read_series``, whose
+        options such as ``wide``, ``resample``, ``agg`` and ``sort`` pass through), train on
         the training part of every series, calibrate on the held-out part; returns self."""
         self._check()
         if isinstance(data, SeriesSet):
             ss = data
-            short = [(s, n) for s, n in zip(ss.ids, ss.lengths, strict=True)
-                     if n < self._min_length()]
-            if short:
-                raise DataError(f"series shorter than {self._min_length()} steps (window + "
-                                f"horizon + holdout): {short[:5]}. Fix: use a shorter window "
-                                "or horizon")
         else:
             ss = read_series(data, time=time, target=target, id=id, covariates=covariates,
-                             fill=fill, min_length=self._min_length(), **read_options)
+                             fill=fill, **read_options)
+        self._check_lengths(ss, data)
         if self.strategy == "recursive" and ss.values[0].shape[1] > 1:
             raise ConfigError("strategy='recursive' feeds forecasts back as inputs, so it "
                               "takes one target and no covariates; use 'seq2seq' or 'direct'")
         return self._fit_series(ss)
+
+    def _check_lengths(self, ss: SeriesSet, data: Any) -> None:
+        need = self._min_length()
+        short = [f"{'the series' if len(ss) == 1 else repr(sid)} ({n} steps)"
+                 for sid, n in zip(ss.ids, ss.lengths, strict=True) if n < need]
+        if short:
+            parts = ([f"differencing lag {self._n_history}"] if self._n_history else []) + \
+                [f"window {self.window}", f"{self._outputs} target step(s)",
+                 f"{need - self._n_history - self.window - self._outputs} for the held-out "
+                 f"origins of horizon {self.horizon}"]
+            where = (f" in '{ss.source}'" if ss.source else
+                     " in the array" if isinstance(data, np.ndarray) else
+                     "" if isinstance(data, SeriesSet) else " in the DataFrame")
+            raise DataError(f"series shorter than {need} steps ({' + '.join(parts)}){where}: "
+                            f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}. Fix: "
+                            "give more history, or use a shorter window, horizon or holdout")
 
     def _fit_series(self, ss: SeriesSet) -> Forecaster:
         need = self._n_history + self.window + self._outputs

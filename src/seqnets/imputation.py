@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data.tables import _as_frame, _pandas, read_series
-from .errors import ConfigError, DataError, NotFittedError
+from .data.tables import _pandas, read_series_with_gaps
+from .errors import ConfigError, NotFittedError
 from .layers import GRU, LSTM, Bidirectional, Dense, TimeDistributed
 from .models import Sequential
 from .training import fit as train
@@ -137,14 +137,19 @@ class Imputer:
     # -- fitting --------------------------------------------------------------------------
 
     def fit(self, data: Any, time: str | None = "ds", target: str = "y",
-            id: str | None = None) -> Imputer:
-        """Read ``data`` (a DataFrame, array or CSV/Parquet path; see ``read_series``),
-        scale each series by its observed values and train the model; returns self."""
+            id: str | None = None, **read_options) -> Imputer:
+        """Read ``data`` (a DataFrame, array or CSV/Parquet path; see ``read_series``, whose
+        ``sort``, ``resample`` and ``agg`` pass through: empty resampling bins are gaps to
+        fill), scale each series by its observed values and train the model; returns self."""
         self._check()
         if not isinstance(target, str):
             raise ConfigError(f"the Imputer fills one target column: give its name (e.g. "
                               f"target='y'), got {target!r}")
-        self._read(data, time, target, id)
+        unknown = set(read_options) - {"sort", "resample", "agg"}
+        if unknown:
+            raise ConfigError(f"unknown read options {sorted(unknown)}; the Imputer takes "
+                              "sort, resample and agg")
+        self._read(data, time, target, id, read_options)
         self.window_ = min(self.window, min(len(v) for v in self.values_))
         z = [(v - c) / s for v, c, s in zip(self.values_, self.center_, self.scale_,
                                              strict=True)]
@@ -169,22 +174,13 @@ class Imputer:
                       f"{hist['loss'][0]:.4g}", file=sys.stderr, flush=True)
         return self
 
-    def _read(self, data, time, target, id) -> None:
-        """Validate with read_series (gaps interpolated only for the checks), then take the
-        raw values, NaN where missing, from the same table."""
-        pd = _pandas()
-        ss = read_series(data, time=time, target=target, id=id, fill="interpolate",
-                         min_length=3)
-        frame = _as_frame(pd, data, time, time if time is not None else "ds", [target], [],
-                          False)[0]
-        raw = pd.to_numeric(frame[target], errors="coerce").to_numpy(np.float64)
-        keys = None if id is None else frame[id].to_numpy()
-        values = [raw if keys is None else raw[keys == sid] for sid in ss.ids]
-        if [len(v) for v in values] != list(ss.lengths):  # read_series changed the rows
-            raise DataError("the table's rows do not map one to one onto the series' steps. "
-                            "Fix: give one row per series and step, sorted by time")
-        self.ids_, self.index_, self.values_ = ss.ids, ss.index, values
-        self.names_ = (None if id is None else id, ss.time_name, target)
+    def _read(self, data, time, target, id, read_options) -> None:
+        """Validate with read_series's checks, keeping the gaps (NaN) and the values as given."""
+        read = read_series_with_gaps(data, time=time, target=target, id=id, min_length=3,
+                                     **read_options)
+        values = [v[:, 0] for v in read.values]
+        self.ids_, self.index_, self.values_ = read.ids, read.index, values
+        self.names_ = (None if id is None else id, read.time_name, target)
         self.center_ = [float(np.nanmean(v)) for v in values]
         self.scale_ = [float(np.nanstd(v)) or 1.0 for v in values]
         self.gaps_ = np.concatenate([gap_lengths(np.isnan(v)) for v in values])  # lengths

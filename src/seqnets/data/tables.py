@@ -29,6 +29,7 @@ from ..errors import ConfigError, DataError
 __all__ = ["SeriesSet", "read_series"]
 
 FILLS = ("interpolate", "ffill")
+_KEEP = "keep"  # read_series_with_gaps: missing values stay NaN
 AGGS = ("mean", "sum", "median", "min", "max", "first", "last")
 _SHOW = 5  # rows or timestamps quoted in a message before "... (N in all)"
 
@@ -453,6 +454,8 @@ class _Reader:
         if empty:
             self.fail("no values at all", f"column(s) {empty} are empty, nothing to fill from",
                       "drop the series or give it values", empty[0], sid, multi)
+        if self.fill == _KEEP:
+            return vals
         frame = self.pd.DataFrame(vals)
         if self.fill == "interpolate":
             frame = frame.interpolate(method="linear", limit_direction="both")
@@ -532,7 +535,7 @@ def _from_array(pd, data, time, targets, covariates, wide):
 
 
 def _check_options(fill, resample, agg, sort, min_length, wide, id):
-    if fill is not None and fill not in FILLS:
+    if fill is not None and fill not in FILLS and fill != _KEEP:
         raise ConfigError(f"fill must be None, 'interpolate' or 'ffill', got {fill!r}")
     if agg not in AGGS:
         raise ConfigError(f"agg must be one of {AGGS}, got {agg!r}")
@@ -609,6 +612,40 @@ def read_series(data: Any, time: str | None = "ds", target: str | Sequence[str] 
             ``min_length``, and constant targets.
         ConfigError: contradictory or invalid arguments.
     """
+    read = _read(data, time, target, id, covariates, wide, fill, resample, agg, sort,
+                 min_length)
+    return SeriesSet(ids=read.ids, index=read.index, values=read.values,
+                     targets=read.targets, covariates=read.covariates, freq=read.freq,
+                     time_name=read.time_name, id_name=read.id_name, source=read.source)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What one validated read gives: :class:`SeriesSet`'s fields, values in float64."""
+
+    ids: tuple
+    index: tuple
+    values: tuple
+    targets: tuple
+    covariates: tuple
+    freq: str | int
+    time_name: str
+    id_name: str
+    source: str | None
+
+
+def read_series_with_gaps(data: Any, time: str | None = "ds", target: str | None = None,
+                          id: str | None = None, *, wide: bool = False, resample: Any = None,
+                          agg: str = "mean", sort: bool = False, min_length: int = 2) -> _Read:
+    """As :func:`read_series`, with every check, but missing values kept as NaN (on the
+    regular grid, empty resampling bins included) and values in float64: the input of an
+    imputer. Returns an object with ``SeriesSet``'s fields (``ids``, ``index``, ``values``,
+    ``targets``, ``time_name``, ``id_name``, ...)."""
+    return _read(data, time, target, id, None, wide, _KEEP, resample, agg, sort, min_length)
+
+
+def _read(data, time, target, id, covariates, wide, fill, resample, agg, sort,
+          min_length) -> _Read:
     pd = _pandas()
     _check_options(fill, resample, agg, sort, min_length, wide, id)
     targets, covs = _names(target, "target"), _names(covariates, "covariates")
@@ -642,15 +679,18 @@ def read_series(data: Any, time: str | None = "ds", target: str | Sequence[str] 
         cleaned = [(c, t, np.column_stack([vals[:, j], vals[:, n:]]), freq)
                    for j, c in enumerate(targets)]
         targets = ["y"]
-    _check_series(src, cleaned, targets, min_length)
+    _check_series(src, cleaned, targets, min_length,
+                  "wide" if wide else "long" if multi else "lone")
 
     index = [pd.DatetimeIndex(t, freq=freq, name=time_name) if datetime else
              pd.RangeIndex(int(t[0]), int(t[-1]) + freq, freq, name=time_name)
              for _, t, _, _ in cleaned]
-    return SeriesSet(ids=tuple(sid for sid, *_ in cleaned), index=tuple(index),
-                     values=tuple(v for *_, v, _ in cleaned), targets=tuple(targets),
-                     covariates=tuple(covs), freq=freq, time_name=time_name,
-                     id_name=id if id is not None else "id", source=src.path)
+    return _Read(ids=tuple(sid for sid, *_ in cleaned), index=tuple(index),
+                 values=tuple(v for *_, v, _ in cleaned), targets=tuple(targets),
+                 covariates=tuple(covs), freq=freq, time_name=time_name,
+                 id_name=id if id is not None else "id", source=src.path)
+
+
 
 
 def _as_frame(pd, data, time, time_name, targets, covs, wide) -> tuple:
@@ -713,20 +753,33 @@ def _split(reader: _Reader, frame, id) -> list:
     return list(zip(uniques.tolist(), np.split(order, cuts), strict=True))
 
 
-def _check_series(src: _Source, cleaned: list, targets: list, min_length: int) -> None:
-    """Long enough for windows, and no constant target."""
+def _check_series(src: _Source, cleaned: list, targets: list, min_length: int,
+                  layout: str = "long") -> None:
+    """Long enough for windows, and no constant target. ``layout``: ``"long"`` (series told
+    apart by an id column), ``"wide"`` (one column per series) or ``"lone"`` (one series)."""
+
+    def name(sid, col=None):
+        if layout == "wide":
+            return f"column {sid!r}"
+        if layout == "lone":
+            return "the series" if col is None else f"column {col!r}"
+        return f"series {sid!r}"
+
     short = [(sid, len(t)) for sid, t, _, _ in cleaned if len(t) < min_length]
     if short:
-        what = _listing(f"{sid!r} ({n} steps)" for sid, n in short)
+        what = _listing(f"{name(sid)} ({n} steps)" for sid, n in short)
         raise DataError(f"series shorter than min_length={min_length}{src.where}: {what}. "
-                        "Fix: drop those series, or use a shorter window or horizon")
-    flat = [(sid, targets[j], vals[0, j]) for sid, _, vals, _ in cleaned
-            for j in range(len(targets)) if np.ptp(vals[:, j]) == 0]
+                        "Fix: give more history, drop those series, or use a shorter window "
+                        "or horizon.")
+    flat = [(sid, targets[j], np.nanmax(vals[:, j])) for sid, _, vals, _ in cleaned
+            for j in range(len(targets)) if np.nanmax(vals[:, j]) == np.nanmin(vals[:, j])]
     if flat:
-        what = _listing(f"{sid!r} (target {col!r}, every value {v:g})" for sid, col, v in flat)
+        what = _listing(
+            f"{name(sid, col)} (target {col!r}, every value {v:g})" if layout == "long"
+            else f"{name(sid, col)} (every value {v:g})" for sid, col, v in flat)
         raise DataError(f"constant series{src.where}: {what}. A constant series has no spread "
                         "to scale by and nothing to learn. Fix: drop those series (or forecast "
-                        "them as constants yourself)")
+                        "them as constants yourself).")
 
 
 def _common_step(reader: _Reader, cleaned: list, datetime: bool, multi: bool):
