@@ -47,7 +47,7 @@ import pandas as pd
 import torch
 
 import seqnets as sn
-from seqnets.backtesting import METHODS
+from seqnets.backtesting import METHODS, per_fold
 from seqnets.data import dataset_info, dataset_names, load_dataset
 from seqnets.imputation import Imputer, gap_lengths
 from seqnets.io import atomic_write_text
@@ -102,13 +102,22 @@ def backtest(name: str, setup: dict, choice: dict, folds: int, opts: dict) -> pd
     # series, so it trains for 0 epochs and gets its epochs back before the folds run
     fc = sn.Forecaster(**{**params, "epochs": 0}).fit(df, fill=fill)
     fc.epochs = params["epochs"]
-    return fc.backtest(folds=folds, step=setup["step"])
+    return fc.backtest(folds=folds, step=setup["step"], per_step=True)
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
     """Rows as plain dicts, NaN as None (valid JSON)."""
     return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
             for r in frame.to_dict(orient="records")]
+
+
+def by_step(steps: pd.DataFrame) -> dict:
+    """Per horizon step, mean over folds: MASE per method, and the model's coverage."""
+    mean = steps.groupby(["method", "step"])["mase"].mean()
+    model = steps[steps["method"] == "model"].groupby("step").mean(numeric_only=True)
+    return {"mase": {m: [round(float(v), 4) for v in mean[m]] for m in METHODS},
+            "coverage": {c: [round(float(v), 4) for v in model[c]]
+                         for c in model.columns if "coverage_" in c}}
 
 
 def summarise(frame: pd.DataFrame) -> dict:
@@ -229,6 +238,13 @@ def markdown(results: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(
             f"{c.get(k, float('nan')):.3f}" for k in
             ("raw_coverage_80", "coverage_80", "raw_coverage_95", "coverage_95")) + " |")
+    lines += ["", "Per horizon step (1 = one step ahead), mean over folds:", ""]
+    for name, r in results["datasets"].items():
+        steps = r["by_step"]
+        lines.append(f"- {name}: MASE " + " ".join(f"{v:.2f}" for v in steps["mase"]["model"]))
+        for c in ("coverage_80", "coverage_95"):
+            if c in steps["coverage"]:
+                lines.append(f"  - {c}: " + " ".join(f"{v:.2f}" for v in steps["coverage"][c]))
     if "speed" in results:
         v = results["speed"]
         lines += ["", "## (c) Backtest speed", "",
@@ -279,13 +295,15 @@ def main() -> None:
         log(f"{name}: choosing among {len(setup['candidates'])} candidate(s)")
         choice, scores = choose(name, setup, folds, opts)
         log(f"{name}: backtest of {choice}, {folds} folds")
-        frame = backtest(name, setup, choice, folds, opts)
+        steps = backtest(name, setup, choice, folds, opts)
+        frame = per_fold(steps)
         log(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-        backtest_errors(frame, out / f"forecast_acceptance_{name}.png", title=name)
+        backtest_errors(steps, out / f"forecast_acceptance_{name}.png", title=name)
         results["datasets"][name] = {"setup": setup,
                                      "choice": choice, "selection": scores,
-                                     "folds": records(frame),
+                                     "folds": records(frame), "by_step": by_step(steps),
                                      **summarise(frame)}
+        log(json.dumps(results["datasets"][name]["by_step"]))
     if SPEED_DATASET in names:
         choice = results["datasets"][SPEED_DATASET]["choice"]
         log("speed: 1,000 origins through the Forecaster vs one batched predict")

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from seqnets import Forecaster
+from seqnets.backtesting import per_fold
 from seqnets.errors import ConfigError, DataError, NotFittedError
 from seqnets.models import Sequential
 
@@ -119,6 +120,23 @@ def test_backtest_rows_and_one_model_call_per_mc_pass_per_fold():
     assert len(calls) == 3 * 2 * 20 and 1 not in calls
 
 
+def test_backtest_per_step_sums_up_to_the_fold_table():
+    fc = Forecaster("gru", holdout=3, **SMALL).fit(table(), id="store")
+    steps = fc.backtest(folds=2, step=3, per_step=True)
+    h = fc.horizon
+    assert len(steps) == 2 * 4 * h and sorted(set(steps["step"])) == list(range(1, h + 1))
+    assert (steps["origins"] == 2 * 3).all()
+    folds = fc.backtest(folds=2, step=3)  # seeded refits: the same forecasts
+    summed = per_fold(steps)
+    assert list(summed.columns) == list(folds.columns)
+    pd.testing.assert_frame_equal(summed, folds, rtol=1e-9)
+    # RMSE over a fold is the root of the steps' mean square (equal origins per step)
+    one = steps[(steps["fold"] == 0) & (steps["method"] == "naive")]
+    assert np.isclose(folds["rmse"][1], np.sqrt(np.mean(one["rmse"] ** 2)))
+    with pytest.raises(ConfigError, match="per_step"):
+        fc.backtest(per_step="yes")
+
+
 def test_save_load_round_trip_predicts_the_same(fitted, tmp_path):
     first = fitted.predict(seed=7)
     assert first.equals(fitted.predict(seed=7))              # MC sampling is seeded
@@ -204,3 +222,24 @@ def test_a_strided_first_convolution_needs_an_aligned_window():
     # Conv1D(k=4, s=2, valid): output steps end at inputs 3, 5, 7, ...; 12 - 4 is even
     with pytest.raises(ConfigError, match="pick a window"):
         Forecaster("conv_gru", holdout=3, **{**SMALL, "window": 13}).fit(table(), id="store")
+
+
+def test_predict_after_newer_history_of_the_same_series(fitted):
+    same = fitted.predict(data=table(), id="store")
+    pd.testing.assert_frame_equal(same, fitted.predict())
+    longer = table(N + 3, seed=0)  # three more months: the forecast moves on, nothing refits
+    later = fitted.predict(data=longer, id="store")
+    assert later["time"].min() == pd.Timestamp("2006-04-01")
+    state = {k: v.clone() for k, v in fitted.model_.state_dict().items()}
+    fitted.predict(data=longer, id="store")
+    assert all(torch.equal(state[k], v) for k, v in fitted.model_.state_dict().items())
+    assert fitted.series_.lengths[0] == N  # predict(data=) leaves the fitted history alone
+    with pytest.raises(DataError, match=r"holds series \['a'\].*trained on series"):
+        fitted.predict(data=table().query("store == 'a'"), id="store")
+    quarterly = table().assign(ds=lambda d: pd.date_range("1900-01-01", periods=2 * N,
+                                                            freq="QS"))
+    with pytest.raises(DataError, match="steps by 'QS-JAN'|steps by 'QS'"):
+        fitted.predict(data=quarterly.iloc[:N].assign(store="a").pipe(
+            lambda d: pd.concat([d, d.assign(store="b")])), id="store")
+    with pytest.raises(DataError, match="shorter than"):
+        fitted.predict(data=table().groupby("store").tail(5), id="store")

@@ -87,6 +87,10 @@ def test_backtest_errors_with_and_without_coverage(tmp_path):
     with pytest.raises(ConfigError, match="no column 'rmse'"):
         plotting.backtest_errors(frame, tmp_path / "other.png", metric="rmse")
     only_png(tmp_path, "bt.png")
+    steps = pd.concat([frame.assign(step=h, mase=frame["mase"] * h, rmse=1.0)
+                       for h in (1, 2, 3)], ignore_index=True)
+    plotting.backtest_errors(steps, tmp_path / "bt.png")  # per fold, per step, coverage
+    only_png(tmp_path, "bt.png")
 
 
 def test_learning_curves_still_write_a_png(tmp_path):

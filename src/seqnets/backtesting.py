@@ -28,7 +28,7 @@ from .errors import ConfigError, DataError
 if TYPE_CHECKING:
     from .forecaster import Forecaster
 
-__all__ = ["backtest", "default_season"]
+__all__ = ["backtest", "default_season", "per_fold"]
 
 METHODS = ("model", "naive", "seasonal_naive", "linear")
 _SEASONS = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4,
@@ -51,11 +51,13 @@ def _positive(value, name: str) -> int:
 
 
 def backtest(fc: Forecaster, folds: int = 5, step: int | None = None, season: int | None = None,
-             intervals=(0.8, 0.95)):
+             intervals=(0.8, 0.95), per_step: bool = False):
     """One row per fold and method: ``fold``, ``method``, ``origins`` (forecasts scored),
     ``mae``, ``rmse``, ``smape``, ``mase`` (scaled by the seasonal naive error on each series'
     training part), and for the model ``coverage_<level>`` (calibrated) and
-    ``raw_coverage_<level>`` (raw MC dropout); NaN for the baselines."""
+    ``raw_coverage_<level>`` (raw MC dropout); NaN for the baselines. ``per_step=True``: one
+    row per fold, method and horizon step (column ``step``, 1 = one step ahead) instead;
+    :func:`per_fold` turns that frame into the default one."""
     fc._fitted()
     if getattr(fc, "tail_only_", False):
         raise ConfigError("a loaded Forecaster keeps only the end of each series; fit it on "
@@ -64,11 +66,27 @@ def backtest(fc: Forecaster, folds: int = 5, step: int | None = None, season: in
     step = fc.horizon if step is None else _positive(step, "step")
     season = default_season(fc.series_.freq) if season is None else _positive(season, "season")
     levels = iv.check_levels(intervals)
+    if not isinstance(per_step, bool):
+        raise ConfigError(f"per_step must be True or False, got {per_step!r}")
     ss, rows = fc.series_, []
     for k in range(folds):
         cuts = [n - fc.horizon - (folds - k) * step + 1 for n in ss.lengths]
         rows += _fold(fc, ss, k, cuts, step, season, levels)
-    return _pandas().DataFrame(rows)
+    frame = _pandas().DataFrame(rows)
+    return frame if per_step else per_fold(frame)
+
+
+def per_fold(steps):
+    """A ``per_step=True`` backtest frame summed up per fold and method: every step has the
+    same origins, so MAE, sMAPE, MASE and coverage are the steps' means and RMSE the root of
+    their mean square."""
+    rmse = steps["rmse"] ** 2
+    grouped = steps.assign(rmse=rmse).drop(columns="step").groupby(["fold", "method"],
+                                                                     sort=False)
+    out = grouped.mean()
+    out["origins"] = grouped["origins"].first()
+    out["rmse"] = np.sqrt(out["rmse"])
+    return out.reset_index()
 
 
 def _fold(fc: Forecaster, ss: SeriesSet, k: int, cuts: list[int], step: int, season: int,
@@ -96,18 +114,25 @@ def _fold(fc: Forecaster, ss: SeriesSet, k: int, cuts: list[int], step: int, sea
     rows = []
     for method in METHODS:
         pred = forecasts[method]
-        row = {"fold": k, "method": method, "origins": len(actual),
-               "mae": metrics.mae(actual, pred), "rmse": metrics.rmse(actual, pred),
-               "smape": metrics.smape(actual, pred), "mase": metrics.mase(actual, pred, scale)}
-        for p in levels:
-            name = iv.level_name(p)
-            for prefix, calibrated in (("", True), ("raw_", False)):
-                row[f"{prefix}coverage_{name}"] = np.nan
-                if method == "model" and fold.dropout_:
-                    band = fold._bands(paths, (p,), calibrated)
-                    row[f"{prefix}coverage_{name}"] = metrics.coverage(
-                        actual, band[f"lower_{name}"], band[f"upper_{name}"])
-        rows.append(row)
+        bands = {}
+        if method == "model" and fold.dropout_:
+            bands = {(p, calibrated): fold._bands(paths, (p,), calibrated)
+                     for p in levels for calibrated in (True, False)}
+        for h in range(fc.horizon):
+            at = slice(h, h + 1)
+            row = {"fold": k, "method": method, "step": h + 1, "origins": len(actual),
+                   "mae": metrics.mae(actual[:, at], pred[:, at]),
+                   "rmse": metrics.rmse(actual[:, at], pred[:, at]),
+                   "smape": metrics.smape(actual[:, at], pred[:, at]),
+                   "mase": metrics.mase(actual[:, at], pred[:, at], scale)}
+            for p in levels:
+                name = iv.level_name(p)
+                for prefix, calibrated in (("", True), ("raw_", False)):
+                    band = bands.get((p, calibrated))
+                    row[f"{prefix}coverage_{name}"] = np.nan if band is None else \
+                        metrics.coverage(actual[:, at], band[f"lower_{name}"][:, at],
+                                         band[f"upper_{name}"][:, at])
+            rows.append(row)
     return rows
 
 

@@ -18,7 +18,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from .errors import ConfigError, DataError, SeqnetsError
+from .errors import ConfigError, SeqnetsError
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -182,35 +182,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _new_history(fc, args: argparse.Namespace):
-    """Forecast after the end of --data instead of the history saved with the model: the
-    same series (ids), columns and frequency, read as at training; the model and its fitted
-    per-series scaling are kept as they are (nothing is retrained)."""
-    from .data import SeriesSet, read_series
-
-    old = fc.series_
-    lone = old.ids == (0,)
-    repairs = _repairs(args)
-    if repairs.get("wide"):
-        columns = {"target": _names(args.target) or list(old.ids), "id": None}
-    else:
-        columns = {"target": args.target or list(old.targets),
-                   "id": args.id or (None if lone else old.id_name)}
-    ss = read_series(args.data, time=args.time or old.time_name,
-                     covariates=list(old.covariates) or None, fill=args.fill,
-                     min_length=fc.window + (fc.difference or 0), **columns, **repairs)
-    if ss.n_targets != old.n_targets or set(ss.ids) != set(old.ids):
-        raise DataError(f"'{args.data}' holds series {list(ss.ids)[:10]} with targets "
-                        f"{list(ss.targets)}; the model was trained on series "
-                        f"{list(old.ids)[:10]} with targets {list(old.targets)}. Fix: give "
-                        "the same series (the scaling is fitted per series), or train anew")
-    if str(ss.freq) != str(old.freq):
-        raise DataError(f"'{args.data}' steps by {ss.freq!r}, the model was trained on "
-                        f"{old.freq!r} steps. Fix: resample the table, or train anew")
-    order = [ss.position(sid) for sid in old.ids]
-    fc.series_ = SeriesSet(old.ids, [ss.index[i] for i in order],
-                           [ss.values[i] for i in order], ss.targets, ss.covariates, ss.freq,
-                           ss.time_name, ss.id_name, ss.source)
-    return fc
+    """The --data table as newer history of the model's series (Forecaster.history)."""
+    options = {"fill": args.fill, **_repairs(args)}
+    if args.time:
+        options["time"] = args.time
+    if args.target:
+        options["target"] = _names(args.target)
+    if args.id:
+        options["id"] = args.id
+    return fc.history(args.data, **options)
 
 
 def _forecast(args: argparse.Namespace) -> int:
@@ -223,21 +203,20 @@ def _forecast(args: argparse.Namespace) -> int:
         from .plotting import check_available
         check_available()
     fc = Forecaster.load(args.model_dir)
-    if args.data is not None:
-        fc = _new_history(fc, args)
-    frame = fc.predict(intervals=args.intervals)
+    history = fc.series_ if args.data is None else _new_history(fc, args)
+    frame = fc.predict(intervals=args.intervals, data=history)
     atomic_write_text(args.out, frame.to_csv(index=False))
     print(frame.to_string(index=False, max_rows=40, float_format=lambda v: f"{v:.4g}"))
-    print(f"\nForecast of {len(fc.series_)} series, {fc.horizon} steps ahead: {args.out}")
+    print(f"\nForecast of {len(history)} series, {fc.horizon} steps ahead: {args.out}")
     if args.plot:
         from .plotting import forecast_plot
-        forecast_plot(fc.series_, frame, args.plot, last=max(fc.window, 4 * fc.horizon))
+        forecast_plot(history, frame, args.plot, last=max(fc.window, 4 * fc.horizon))
         print(f"Plot: {args.plot}")
     return 0
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from .backtesting import METHODS
+    from .backtesting import METHODS, per_fold
     from .io import atomic_write_text
 
     _check_out(args.out)
@@ -247,7 +226,8 @@ def _backtest(args: argparse.Namespace) -> int:
         check_available()
     data, options = _source(args)
     fc = _forecaster(args).fit(data, **options)
-    frame = fc.backtest(folds=args.folds, step=args.step, season=args.season)
+    steps = fc.backtest(folds=args.folds, step=args.step, season=args.season, per_step=True)
+    frame = per_fold(steps)
     fmt = {"float_format": lambda v: f"{v:.4g}", "na_rep": "-"}
     print(frame.to_string(index=False, **fmt))
     mean = frame.drop(columns=["fold", "origins"]).groupby("method").mean()
@@ -258,7 +238,7 @@ def _backtest(args: argparse.Namespace) -> int:
         print(f"\nTable: {args.out}")
     if args.plot:
         from .plotting import backtest_errors
-        backtest_errors(frame, args.plot, title=f"Backtest of {args.model}")
+        backtest_errors(steps, args.plot, title=f"Backtest of {args.model}")
         print(f"Plot: {args.plot}")
     return 0
 
@@ -404,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--season", type=int, default=None,
                    help="season of the seasonal naive baseline (default: by frequency)")
     b.add_argument("--out", metavar="FILE", help="the table as CSV")
-    b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold")
+    b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold and per "
+                   "horizon step, and of the intervals' coverage per step")
 
     i = sub.add_parser("impute", help="fill missing values with a bidirectional model")
     _add_data(i, covariates=False, fill=False, wide=False)

@@ -369,15 +369,60 @@ class Forecaster:
                 iv.bounds(mean, sd, f)
         return cols
 
+    def history(self, data: Any, **read_options) -> SeriesSet:
+        """Newer history of the series the model was trained on (a table, file or
+        :class:`SeriesSet`), read like the training data (same columns unless
+        ``read_options`` say otherwise: ``time``, ``target``, ``id``, ``fill``, ``wide``,
+        ``sort``, ``resample``, ``agg``) and checked to hold the same series, targets,
+        covariates and frequency, each at least ``window`` steps long."""
+        self._fitted()
+        old = self.series_
+        if isinstance(data, SeriesSet):
+            ss = data
+        else:
+            options = dict(read_options)
+            if options.get("wide"):
+                options.setdefault("target", list(old.ids))
+            else:
+                options.setdefault("target", list(old.targets))
+                options.setdefault("id", None if old.ids == (0,) else old.id_name)
+            options.setdefault("time", old.time_name)
+            options.setdefault("covariates", list(old.covariates) or None)
+            ss = read_series(data, min_length=self._n_history + self.window, **options)
+        where = f"'{ss.source}'" if ss.source else "the new data"
+        if ss.n_targets != old.n_targets or set(ss.ids) != set(old.ids) or \
+                ss.covariates != old.covariates:
+            raise DataError(f"{where} holds series {list(ss.ids)[:10]} with targets "
+                            f"{list(ss.targets)} and covariates {list(ss.covariates)}; the "
+                            f"model was trained on series {list(old.ids)[:10]} with targets "
+                            f"{list(old.targets)} and covariates {list(old.covariates)}. Fix: "
+                            "give the same series (the scaling is fitted per series), or "
+                            "train anew")
+        if str(ss.freq) != str(old.freq):
+            raise DataError(f"{where} steps by {ss.freq!r}, the model was trained on "
+                            f"{old.freq!r} steps. Fix: resample the table, or train anew")
+        short = [sid for sid, n in zip(ss.ids, ss.lengths, strict=True)
+                 if n < self._n_history + self.window]
+        if short:
+            raise DataError(f"{where}: series {short[:5]} are shorter than the "
+                            f"{self._n_history + self.window} steps a forecast reads. Fix: "
+                            "give more history")
+        order = [ss.position(sid) for sid in old.ids]
+        return SeriesSet(old.ids, [ss.index[i] for i in order], [ss.values[i] for i in order],
+                         ss.targets, ss.covariates, ss.freq, ss.time_name, ss.id_name,
+                         ss.source)
+
     def predict(self, intervals=(0.8, 0.95), calibrated: bool = True,
-                seed: int | None = None):
+                seed: int | None = None, data: Any = None, **read_options):
         """The ``horizon`` steps after the end of each series: a DataFrame with columns
         ``id``, ``time``, ``mean`` and ``lower_<level>`` / ``upper_<level>`` per level
         (percent: ``lower_80``). ``calibrated=False`` gives the raw MC-dropout intervals.
-        ``seed`` (default: the Forecaster's) fixes the MC-dropout masks."""
+        ``seed`` (default: the Forecaster's) fixes the MC-dropout masks. ``data``: forecast
+        after the end of newer history of the same series instead (see :meth:`history`;
+        the model and its fitted scaling are used as they are, nothing is refitted)."""
         self._fitted()
         levels = iv.check_levels(intervals)
-        ss = self.series_
+        ss = self.series_ if data is None else self.history(data, **read_options)
         origins = [np.array([n]) for n in ss.lengths]
         paths = self._sample(ss, origins, self.seed if seed is None else seed)
         cols = self._bands(paths, levels, calibrated)
@@ -436,12 +481,13 @@ class Forecaster:
     # -- backtesting ----------------------------------------------------------------------
 
     def backtest(self, folds: int = 5, step: int | None = None, season: int | None = None,
-                 intervals=(0.8, 0.95)):
+                 intervals=(0.8, 0.95), per_step: bool = False):
         """Rolling-origin evaluation, refitting per fold, against the naive, seasonal naive
-        and linear baselines: one row per fold and method (see :mod:`seqnets.backtesting`).
-        ``step`` (default ``horizon``) origins per fold; ``season`` defaults to the
-        frequency's (52 weekly, 12 monthly, 7 daily, 24 hourly)."""
-        return backtesting.backtest(self, folds, step, season, intervals)
+        and linear baselines: one row per fold and method (see :mod:`seqnets.backtesting`),
+        or with ``per_step=True`` one per fold, method and horizon step. ``step`` (default
+        ``horizon``) origins per fold; ``season`` defaults to the frequency's (52 weekly, 12
+        monthly, 7 daily, 24 hourly)."""
+        return backtesting.backtest(self, folds, step, season, intervals, per_step)
 
     # -- files ----------------------------------------------------------------------------
 

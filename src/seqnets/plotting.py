@@ -205,44 +205,63 @@ def forecast_plot(history: Any, forecast: Any, path: str | Path, actuals: Any = 
 
 def backtest_errors(frame: Any, path: str | Path, metric: str | None = None,
                     title: str = "Backtest") -> Path:
-    """Error per fold for the model and each baseline (a :meth:`Forecaster.backtest`
-    frame: columns ``fold``, ``method`` and the metrics), with each method's mean in the
-    legend; a second panel shows the model's interval coverage per fold (raw and calibrated)
-    when the frame has it. ``metric`` defaults to ``mase`` (else ``mae``)."""
+    """Errors of the model and each baseline per fold (a :meth:`Forecaster.backtest` frame:
+    columns ``fold``, ``method`` and the metrics), with each method's mean in the legend.
+    A ``per_step=True`` frame (column ``step``) adds the error per horizon step (mean over
+    folds), and the model's interval coverage (raw and calibrated) is drawn per step, else
+    per fold, when the frame has it. ``metric`` defaults to ``mase`` (else ``mae``)."""
+    from .backtesting import per_fold
+
     plt = _pyplot()
     if metric is None:
         metric = "mase" if "mase" in frame.columns and frame["mase"].notna().all() else "mae"
     if metric not in frame.columns:
         raise ConfigError(f"no column {metric!r} in the backtest frame; it has "
                           f"{list(frame.columns)}")
+    steps = frame if "step" in frame.columns else None
+    folds = per_fold(frame) if steps is not None else frame
     cover = [c for c in frame.columns if c.startswith("coverage_")]
-    fig, axes = plt.subplots(1, 2 if cover else 1, figsize=(12 if cover else 7, 3.6),
-                             squeeze=False)
-    ax = axes[0, 0]
-    for method, part in frame.groupby("method", sort=False):
+    n = 1 + (steps is not None) + bool(cover)
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 3.6), squeeze=False)
+    panels = iter(axes[0])
+    ax = next(panels)
+    for method, part in folds.groupby("method", sort=False):
         mean = part[metric].mean()
         ax.plot(part["fold"], part[metric], "o-", label=f"{method} (mean {mean:.3g})")
     ax.set_xlabel("fold")
     ax.set_ylabel(metric)
-    ax.set_xticks(sorted(frame["fold"].unique()))
+    ax.set_xticks(sorted(folds["fold"].unique()))
     ax.set_title(f"{title}: {metric} per fold", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+    if steps is not None:
+        ax = next(panels)
+        by_step = steps.groupby(["method", "step"], sort=False)[metric].mean()
+        for method in steps["method"].unique():
+            ax.plot(by_step[method].index, by_step[method].to_numpy(), "o-", ms=3,
+                    label=method)
+        ax.set_xlabel("steps ahead")
+        ax.set_ylabel(f"{metric} (mean over folds)")
+        ax.set_title(f"{metric} per horizon step", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     if cover:
-        ax = axes[0, 1]
+        ax = next(panels)
         model = frame[frame["method"] == "model"]
+        key = "fold" if steps is None else "step"
+        model = model.groupby(key).mean(numeric_only=True).reset_index()
         for i, col in enumerate(cover):
             name, color = col[len("coverage_"):], f"C{i}"
-            ax.plot(model["fold"], model[col], "o-", color=color, label=f"calibrated {name}%")
+            ax.plot(model[key], model[col], "o-", color=color, label=f"calibrated {name}%")
             if f"raw_{col}" in model.columns:
-                ax.plot(model["fold"], model[f"raw_{col}"], "x--", color=color,
+                ax.plot(model[key], model[f"raw_{col}"], "x--", color=color,
                         label=f"raw {name}%")
             ax.axhline(float(name) / 100, color=color, lw=0.8, alpha=0.6)
         ax.set_ylim(0, 1.05)
-        ax.set_xlabel("fold")
+        ax.set_xlabel("fold" if steps is None else "steps ahead")
         ax.set_ylabel("coverage")
-        ax.set_xticks(sorted(frame["fold"].unique()))
-        ax.set_title("model interval coverage per fold (lines: nominal)", fontsize=10)
+        ax.set_title(f"model interval coverage per {'fold' if steps is None else 'step'} "
+                     "(lines: nominal)", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
