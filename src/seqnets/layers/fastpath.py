@@ -33,6 +33,14 @@ def _t(*arrays: Any) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(a) for a in arrays)
 
 
+def _weight_grad(dz: torch.Tensor, y: torch.Tensor, h0: torch.Tensor,
+                 mask: torch.Tensor) -> torch.Tensor:
+    """Gradient of ``weight_hh`` ``[G, H]`` from the recurrent pre-activations' gradients
+    ``dz`` ``[B, T, G]`` of every step: ``sum_t dz_t^T (h_{t-1} ⊙ mask)`` as one product."""
+    prev = torch.cat([h0[:, None], y[:, :-1]], dim=1) * mask[:, None]
+    return dz.reshape(-1, dz.shape[-1]).t() @ prev.reshape(-1, prev.shape[-1])
+
+
 class _SimpleRNN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, p, w, h0, mask, relu):
@@ -45,9 +53,9 @@ class _SimpleRNN(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         y, w, h0, mask = ctx.saved_tensors
-        dp, dw, dh0 = _t(*_k().simple_rnn_backward(_np(dy), _np(y), _np(w), _np(h0),
-                                                    _np(mask), ctx.relu))
-        return dp, dw, dh0, None, None
+        dp, dh0 = _t(*_k().simple_rnn_backward(_np(dy), _np(y), _np(w), _np(h0), _np(mask),
+                                               ctx.relu))
+        return dp, _weight_grad(dp, y, h0, mask), dh0, None, None
 
 
 class _LNRNN(torch.autograd.Function):
@@ -61,9 +69,9 @@ class _LNRNN(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         y, xhat, rstd, w, h0, mask, gamma = ctx.saved_tensors
-        dp, dw, dgamma, dbeta, dh0 = _t(*_k().ln_rnn_backward(
+        dp, dgamma, dbeta, dh0 = _t(*_k().ln_rnn_backward(
             _np(dy), _np(y), _np(xhat), _np(rstd), _np(w), _np(h0), _np(mask), _np(gamma)))
-        return dp, dw, dh0, None, dgamma, dbeta, None
+        return dp, _weight_grad(dp, y, h0, mask), dh0, None, dgamma, dbeta, None
 
 
 class _GRU(torch.autograd.Function):
@@ -77,9 +85,9 @@ class _GRU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         y, r, z, n, gn, w, h0, mask = ctx.saved_tensors
-        dp, dw, dbh, dh0 = _t(*_k().gru_backward(_np(dy), _np(y), _np(r), _np(z), _np(n),
-                                                 _np(gn), _np(w), _np(h0), _np(mask)))
-        return dp, dw, dbh, dh0, None
+        dp, dgh, dh0 = _t(*_k().gru_backward(_np(dy), _np(y), _np(r), _np(z), _np(n),
+                                             _np(gn), _np(w), _np(h0), _np(mask)))
+        return dp, _weight_grad(dgh, y, h0, mask), dgh.sum((0, 1)), dh0, None
 
 
 class _LSTM(torch.autograd.Function):
@@ -95,10 +103,10 @@ class _LSTM(torch.autograd.Function):
         y, c, i, f, g, o, w, peep, h0, c0, mask = ctx.saved_tensors
         dy = torch.zeros_like(y) if dy is None else dy
         dc = torch.zeros_like(c) if dc is None else dc
-        dp, dw, dpeep, dh0, dc0 = _t(*_k().lstm_backward(
+        dp, dpeep, dh0, dc0 = _t(*_k().lstm_backward(
             _np(dy), _np(dc), _np(y), _np(c), _np(i), _np(f), _np(g), _np(o), _np(w),
             _np(peep), _np(h0), _np(c0), _np(mask)))
-        return dp, dw, dpeep, dh0, dc0, None
+        return dp, _weight_grad(dp, y, h0, mask), dpeep, dh0, dc0, None
 
 
 def supports(cell: nn.Module, x: torch.Tensor) -> bool:

@@ -12,8 +12,9 @@ kernels read ``WT``, so that inner loops run along contiguous memory); ``mask`` 
 recurrent-dropout mask ``[B, H]`` (ones when there is none), applied to ``h_{t-1}`` in
 the recurrent product only.
 Each backward takes the gradients of every output and returns the gradients of ``P``,
-of the weights and of the initial states; the input projection's own backward is left
-to autograd.
+of the cell's own small parameters and of the initial states; the gradient of ``W``, a sum
+over all steps, is one matrix product in :mod:`.fastpath` (BLAS beats a per-step
+accumulation here), and the input projection's own backward is left to autograd.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-_JIT = {"cache": True, "nogil": True}
+# error_model="numpy": a division by zero gives inf instead of raising, which removes a
+# branch from every division and lets LLVM vectorise the activation loops (the rational
+# tanh divides): 2.8x faster GRU forward here. Nothing here divides by a possible zero.
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 def _tanh(x):
@@ -69,17 +73,17 @@ def _sigmoid_impl(x):
 
 
 @njit(inline="always")
-def _recurrent_product_backward(dz, W, Y, h0, mask, b, t, hm, dW, dh):  # noqa: N803
-    """Backward of ``z += (h_{t-1} ⊙ mask) W^T``: ``dW += dz ⊗ (h_{t-1} ⊙ mask)`` and
-    ``dh = (W^T dz) ⊙ mask`` (row-wise, so the inner loops run along contiguous memory)."""
-    H = hm.shape[0]
+def _recurrent_product_backward(dz, W, mask, b, dh):  # noqa: N803
+    """Backward of ``z += (h_{t-1} ⊙ mask) W^T`` with respect to ``h_{t-1}``:
+    ``dh = (W^T dz) ⊙ mask`` (row-wise, so the inner loop runs along contiguous memory).
+    The weight's gradient, a sum over every step, is one matrix product done by the caller
+    (:mod:`.fastpath`) from the ``dz`` of all steps."""
+    H = dh.shape[0]
     for j in range(H):
-        hm[j] = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
         dh[j] = 0.0
     for i in range(dz.shape[0]):
         d = dz[i]
         for j in range(H):
-            dW[i, j] += d * hm[j]
             dh[j] += d * W[i, j]
     for j in range(H):
         dh[j] *= mask[b, j]
@@ -107,10 +111,8 @@ def simple_rnn_forward(P, WT, h0, mask, relu):  # noqa: N803 - math names
 def simple_rnn_backward(dY, Y, W, h0, mask, relu):  # noqa: N803
     B, T, H = Y.shape
     dP = np.empty_like(Y)
-    dW = np.zeros_like(W)
     dh0 = np.empty_like(h0)
     dnext = np.zeros(H, Y.dtype)
-    hm = np.empty(H, Y.dtype)
     for b in range(B):
         dnext[:] = 0.0
         for t in range(T - 1, -1, -1):
@@ -118,10 +120,10 @@ def simple_rnn_backward(dY, Y, W, h0, mask, relu):  # noqa: N803
                 h = Y[b, t, i]
                 g = dY[b, t, i] + dnext[i]
                 dP[b, t, i] = (g if h > 0.0 else 0.0) if relu else g * (1.0 - h * h)
-            _recurrent_product_backward(dP[b, t], W, Y, h0, mask, b, t, hm, dW, dnext)
+            _recurrent_product_backward(dP[b, t], W, mask, b, dnext)
         for j in range(H):
             dh0[b, j] = dnext[j]
-    return dP, dW, dh0
+    return dP, dh0
 
 
 @njit(**_JIT)
@@ -160,12 +162,10 @@ def ln_rnn_forward(P, WT, h0, mask, gamma, beta, eps):  # noqa: N803
 def ln_rnn_backward(dY, Y, Xhat, Rstd, W, h0, mask, gamma):  # noqa: N803
     B, T, H = Y.shape
     dP = np.empty_like(Y)
-    dW = np.zeros_like(W)
     dgamma = np.zeros(H, Y.dtype)
     dbeta = np.zeros(H, Y.dtype)
     dh0 = np.empty_like(h0)
     dnext = np.zeros(H, Y.dtype)
-    hm = np.empty(H, Y.dtype)
     dxh = np.empty(H, Y.dtype)
     for b in range(B):
         dnext[:] = 0.0
@@ -186,10 +186,10 @@ def ln_rnn_backward(dY, Y, Xhat, Rstd, W, h0, mask, gamma):  # noqa: N803
             rstd = Rstd[b, t]
             for i in range(H):
                 dP[b, t, i] = rstd * (dxh[i] - m1 - Xhat[b, t, i] * m2)
-            _recurrent_product_backward(dP[b, t], W, Y, h0, mask, b, t, hm, dW, dnext)
+            _recurrent_product_backward(dP[b, t], W, mask, b, dnext)
         for j in range(H):
             dh0[b, j] = dnext[j]
-    return dP, dW, dgamma, dbeta, dh0
+    return dP, dgamma, dbeta, dh0
 
 
 @njit(**_JIT)
@@ -233,16 +233,15 @@ def gru_forward(P, WT, bh, h0, mask):  # noqa: N803
 
 @njit(**_JIT)
 def gru_backward(dY, Y, R, Z, N, Gn, W, h0, mask):  # noqa: N803
+    """Returns dP, dGh (the gradient of the recurrent part h W^T + b_h, for the caller's
+    weight and bias gradients) and dh0."""
     B, T, H = Y.shape
     H3 = 3 * H
     dP = np.empty((B, T, H3), Y.dtype)
-    dW = np.zeros_like(W)
-    dbh = np.zeros(H3, Y.dtype)
+    dGh = np.empty((B, T, H3), Y.dtype)
     dh0 = np.empty_like(h0)
     dnext = np.zeros(H, Y.dtype)
-    hm = np.empty(H, Y.dtype)
     dhm = np.empty(H, Y.dtype)
-    dgh = np.empty(H3, Y.dtype)
     for b in range(B):
         dnext[:] = 0.0
         for t in range(T - 1, -1, -1):
@@ -256,24 +255,16 @@ def gru_backward(dY, Y, R, Z, N, Gn, W, h0, mask):  # noqa: N803
                 dP[b, t, i] = dar
                 dP[b, t, H + i] = daz
                 dP[b, t, 2 * H + i] = dan
-                dgh[i] = dar
-                dgh[H + i] = daz
-                dgh[2 * H + i] = dan * r
+                dGh[b, t, i] = dar
+                dGh[b, t, H + i] = daz
+                dGh[b, t, 2 * H + i] = dan * r
                 dnext[i] = dh * z  # the direct path z ⊙ h_{t-1}
+            _recurrent_product_backward(dGh[b, t], W, mask, b, dhm)
             for j in range(H):
-                hm[j] = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
-                dhm[j] = 0.0
-            for i in range(H3):
-                d = dgh[i]
-                dbh[i] += d
-                for j in range(H):
-                    dW[i, j] += d * hm[j]
-                    dhm[j] += d * W[i, j]
-            for j in range(H):
-                dnext[j] += dhm[j] * mask[b, j]
+                dnext[j] += dhm[j]
         for j in range(H):
             dh0[b, j] = dnext[j]
-    return dP, dW, dbh, dh0
+    return dP, dGh, dh0
 
 
 @njit(**_JIT)
@@ -321,13 +312,11 @@ def lstm_backward(dY, dC, Y, C, Ig, Fg, Gg, Og, W, peep, h0, c0, mask):  # noqa:
     B, T, H = Y.shape
     H4 = 4 * H
     dP = np.empty((B, T, H4), Y.dtype)
-    dW = np.zeros_like(W)
     dpeep = np.zeros_like(peep)
     dh0 = np.empty_like(h0)
     dc0 = np.empty_like(c0)
     dh_next = np.zeros(H, Y.dtype)
     dc_next = np.zeros(H, Y.dtype)
-    hm = np.empty(H, Y.dtype)
     for b in range(B):
         dh_next[:] = 0.0
         dc_next[:] = 0.0
@@ -351,11 +340,11 @@ def lstm_backward(dY, dC, Y, C, Ig, Fg, Gg, Og, W, peep, h0, c0, mask):  # noqa:
                 dpeep[1, j] += daf * cp
                 dpeep[2, j] += dao * c
                 dc_next[j] = dc * fg + dai * peep[0, j] + daf * peep[1, j]
-            _recurrent_product_backward(dP[b, t], W, Y, h0, mask, b, t, hm, dW, dh_next)
+            _recurrent_product_backward(dP[b, t], W, mask, b, dh_next)
         for j in range(H):
             dh0[b, j] = dh_next[j]
             dc0[b, j] = dc_next[j]
-    return dP, dW, dpeep, dh0, dc0
+    return dP, dpeep, dh0, dc0
 
 
 @njit(**_JIT)
