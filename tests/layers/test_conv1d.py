@@ -189,12 +189,15 @@ def test_kernel_one_conv_equals_time_distributed_dense():
 # --------------------------------------------------------------------------------------
 # gradients, initialiser, configs
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("padding, kernel, strides, dilation", [
-    ("causal", 3, 2, 2), ("same", 3, 2, 1), ("same", 2, 1, 2), ("valid", 3, 1, 2),
+@pytest.mark.parametrize("padding, kernel, strides, dilation, activation, bias", [
+    ("causal", 3, 2, 2, None, True), ("same", 3, 2, 1, None, True),
+    ("same", 2, 1, 2, None, True), ("valid", 3, 1, 2, None, True),
+    ("causal", 2, 1, 1, "relu", True), ("causal", 2, 1, 8, "relu", False),  # a tap all padding
+    ("same", 9, 1, 1, "tanh", True),                                         # F.conv1d path
 ])
-def test_gradcheck_inputs_and_parameters(padding, kernel, strides, dilation):
+def test_gradcheck_inputs_and_parameters(padding, kernel, strides, dilation, activation, bias):
     conv = Conv1D(3, kernel, strides=strides, dilation_rate=dilation, padding=padding,
-                  input_size=2).double()
+                  activation=activation, use_bias=bias, input_size=2).double()
     randomise(conv, 4)
     names = [n for n, _ in conv.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_(True) for _, p in conv.named_parameters())
@@ -275,7 +278,8 @@ def test_wrong_input_rank_and_feature_count():
 
 @pytest.mark.parametrize("kernel_size, dilation, strides, padding", [
     (2, 1, 1, "causal"), (2, 8, 1, "causal"), (3, 2, 2, "causal"), (4, 1, 2, "valid"),
-    (5, 3, 1, "same"), (3, 1, 3, "same"), (1, 1, 1, "valid")])
+    (5, 3, 1, "same"), (3, 1, 3, "same"), (1, 1, 1, "valid"), (2, 30, 1, "causal"),
+    (3, 20, 2, "same")])
 def test_taps_product_equals_pytorch_conv1d(kernel_size, dilation, strides, padding):
     import torch.nn.functional as F
 

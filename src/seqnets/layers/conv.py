@@ -7,6 +7,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ..errors import ConfigError, ShapeError
 from . import activations
@@ -112,7 +113,7 @@ class Conv1D(Layer):
                              f"steps, got {x.shape[1]}")
         left, right = self._pads(x.shape[1])
         if self.groups == 1 and self.kernel_size <= _MAX_TAPS_KERNEL:
-            return self._act(self._taps_product(x, left, right))
+            return self._taps_product(x, left, right)
         h = x.transpose(1, 2)  # (B, F, T): PyTorch's channels-first layout
         if left or right:
             h = F.pad(h, (left, right))
@@ -126,21 +127,89 @@ class Conv1D(Layer):
         Small dilated convolutions are overhead-bound on CPU (PyTorch may even take its slow
         dilated path); gathering the k shifted views of ``[B, T, C]`` and multiplying once
         by the ``[filters, k·C]`` kernel gives the same sums, several times faster here.
+        One autograd function with a hand-written backward (fewer, larger operations than
+        pad + slices + cat + linear under autograd). ReLU is fused into it.
         """
-        xp = F.pad(x, (0, 0, left, right)) if left or right else x  # (B, T + pads, C)
-        count = (xp.shape[1] - self._span()) // self.strides + 1
-        end = (count - 1) * self.strides + 1
-        d = self.dilation_rate
-        taps = torch.cat([xp[:, j * d:j * d + end:self.strides]
-                          for j in range(self.kernel_size)], dim=-1)  # (B, T', k·C)
-        weight = self.weight.permute(0, 2, 1).reshape(self.filters, -1)  # tap-major columns
-        return F.linear(taps, weight, self.bias)
+        relu = self.activation == "relu"
+        y = _Taps.apply(x, self.weight, self.bias, self.kernel_size, self.dilation_rate,
+                        self.strides, left, right, relu)
+        return y if relu else self._act(y)
 
     def get_config(self) -> dict[str, Any]:
         return {"filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding,
                 "dilation_rate": self.dilation_rate, "activation": self.activation,
                 "use_bias": self.use_bias, "groups": self.groups, "name": self.name}
+
+
+def _tap_ranges(length: int, count: int, k: int, d: int, s: int, left: int) -> list:
+    """Per tap ``j``: the output steps ``[t0, t1)`` whose input ``t·s + j·d - left`` lies
+    inside the sequence, and that input's first step (the others are padding zeros)."""
+    out = []
+    for j in range(k):
+        shift = j * d - left
+        t0 = max(0, -(shift // s))                       # first t with t·s + shift >= 0
+        t1 = min(count, (length - 1 - shift) // s + 1)   # past the last inside the input
+        out.append((t0, max(t0, t1), t0 * s + shift))
+    return out
+
+
+class _Taps(torch.autograd.Function):
+    """``act(taps(x) @ W^T + b)``: taps ``[B, T', k·C]`` (tap-major), W ``[filters, k·C]``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, k, d, s, left, right, relu):
+        B, T, C = x.shape
+        count = (T + left + right - d * (k - 1) - 1) // s + 1
+        ranges = _tap_ranges(T, count, k, d, s, left)
+        col = x.new_empty(B, count, k * C)
+        for j, (t0, t1, first) in enumerate(ranges):
+            tap = col[:, :, j * C:(j + 1) * C]
+            if t1 > t0:
+                tap[:, t0:t1] = x[:, first:first + (t1 - t0 - 1) * s + 1:s]
+            tap[:, :t0] = 0.0  # padding: only these few steps are zeroed
+            tap[:, max(t0, t1):] = 0.0
+        w = weight.permute(0, 2, 1).reshape(weight.shape[0], k * C)
+        flat = col.view(B * count, k * C)
+        y = torch.addmm(bias, flat, w.t()) if bias is not None else flat @ w.t()
+        if relu:
+            y.relu_()
+        y = y.view(B, count, -1)
+        ctx.save_for_backward(col, w, y if relu else None)
+        ctx.shape, ctx.ranges, ctx.s, ctx.has_bias = (B, T, C, k), ranges, s, bias is not None
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy):
+        col, w, y = ctx.saved_tensors
+        B, T, C, k = ctx.shape
+        if y is not None:
+            dy = torch.ops.aten.threshold_backward(dy, y, 0.0)  # ReLU's backward, one pass
+        g = dy.reshape(-1, dy.shape[-1])
+        dx = dweight = dbias = None
+        if ctx.needs_input_grad[1]:
+            dw = g.t() @ col.view(-1, k * C)                           # (filters, k·C)
+            dweight = dw.view(-1, k, C).permute(0, 2, 1)               # (filters, C, k)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            dbias = g.sum(0)
+        if ctx.needs_input_grad[0]:
+            dcol = (g @ w).view(B, -1, k * C)
+            s = ctx.s
+            dx = None
+            for j, (t0, t1, first) in enumerate(ctx.ranges):
+                if t1 <= t0:
+                    continue
+                part = dcol[:, t0:t1, j * C:(j + 1) * C]
+                if dx is None and s == 1 and first == 0 and t1 - t0 == T:
+                    dx = part.clone()  # the tap that covers every input step: no zero fill
+                    continue
+                if dx is None:
+                    dx = dcol.new_zeros(B, T, C)
+                dx[:, first:first + (t1 - t0 - 1) * s + 1:s] += part
+            if dx is None:
+                dx = dcol.new_zeros(B, T, C)
+        return dx, dweight, dbias, None, None, None, None, None, None
 
 
 def _single(value: Any, argument: str) -> Any:
