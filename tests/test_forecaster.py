@@ -243,3 +243,23 @@ def test_predict_after_newer_history_of_the_same_series(fitted):
             lambda d: pd.concat([d, d.assign(store="b")])), id="store")
     with pytest.raises(DataError, match="shorter than"):
         fitted.predict(data=table().groupby("store").tail(5), id="store")
+
+
+def test_each_backtest_fold_trains_on_the_data_before_its_cut_only(monkeypatch):
+    fc = Forecaster("gru", holdout=3, **SMALL).fit(table(), id="store")
+    seen = []
+    fit_series = Forecaster._fit_series
+
+    def record(self, ss):
+        seen.append(ss)
+        return fit_series(self, ss)
+
+    monkeypatch.setattr(Forecaster, "_fit_series", record)
+    folds, step = 3, 2
+    fc.backtest(folds=folds, step=step)
+    assert len(seen) == folds
+    for k, part in enumerate(seen):
+        cut = N - H - (folds - k) * step + 1        # the fold's first forecast origin
+        assert part.lengths == (cut, cut)
+        for full, mine in zip(fc.series_.values, part.values, strict=True):
+            np.testing.assert_array_equal(mine, full[:cut])  # a prefix: nothing after the cut
