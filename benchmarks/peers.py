@@ -17,9 +17,11 @@ series, batch 32, so one epoch is 7,000 samples in 219 batches.
 Fairness settings, the same for every model: CPU, one torch thread, no validation, no
 checkpointing, no logger, no progress bar, no model summary, Adam with lr 1e-3, MSE loss.
 
-* Darts: ``BlockRNNModel`` (LSTM / GRU: 2 layers of 20 units, then one Linear(20 -> 10) on the last
-  hidden state) and ``TCNModel`` (20 filters, kernel 2, dilation base 2, no weight norm, no
-  dropout), fitted on a list of 7,000 ``TimeSeries`` of 60 steps. An epoch is Lightning's epoch.
+* Darts: ``BlockRNNModel`` (LSTM / GRU: 2 layers of 20 units, then one Linear(20 -> 1) on each of
+  the last 10 hidden states) and ``TCNModel`` (5 residual blocks of two dilated convolutions, 20
+  filters, kernel 2, dilation base 2, no weight norm, no dropout; it is trained on the 50-step
+  target shifted by 10), fitted on a list of 7,000 ``TimeSeries`` of 60 steps, one training sample
+  each. An epoch is Lightning's epoch.
 * NeuralForecast: ``LSTM`` / ``GRU`` (2 layers of 20 units, ``decoder_layers=1``: one Linear(20 ->
   1) on each of the last 10 hidden states) and ``TCN`` (20 channels, kernel 2, dilations 1..32,
   ``decoder_layers=1``), with ``scaler_type="identity"``, ``batch_size=32`` series per step,
@@ -86,8 +88,11 @@ def make_callback(key: str, steps_per_epoch: int, check: bool):
         """Wall-clock marks at epoch starts / ends and after every ``steps_per_epoch`` batches."""
 
         def __init__(self) -> None:
-            self.rec = RECORDS.setdefault(key, {"epoch_start": [], "epoch_end": [],
-                                                "step_marks": [], "batches": 0})
+            RECORDS[key] = {"epoch_start": [], "epoch_end": [], "step_marks": [], "batches": 0}
+
+        @property
+        def rec(self) -> dict:  # looked up each time: the peers may deep-copy the callback
+            return RECORDS[key]
 
         def on_train_start(self, trainer, pl_module) -> None:
             loader = trainer.train_dataloader
