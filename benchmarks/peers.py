@@ -14,8 +14,9 @@ chapter's generator is written out below. The training set is the chapter's: the
 ``chapter_splits("seq2seq", seed=42)``), 50 input steps and 10 to forecast, one training window per
 series, batch 32, so one epoch is 7,000 samples in 219 batches.
 
-Fairness settings, the same for every model: CPU, one torch thread, no validation, no
-checkpointing, no logger, no progress bar, no model summary, Adam with lr 1e-3, MSE loss.
+Fairness settings, the same for every model: CPU, one torch thread (``--threads``), no
+validation, no checkpointing, no logger, no progress bar, no model summary, Adam with lr 1e-3,
+MSE loss.
 
 * Darts: ``BlockRNNModel`` (LSTM / GRU: 2 layers of 20 units, then one Linear(20 -> 1) on each of
   the last 10 hidden states) and ``TCNModel`` (5 residual blocks of two dilated convolutions, 20
@@ -212,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, default=N_TRAIN,
                     help=f"training series (default {N_TRAIN}; fewer only for smoke tests)")
     ap.add_argument("--out", help="write the results as JSON to this file")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads (default 1; seqnets picks 1 or 2 per model)")
     ap.add_argument("--check", action="store_true",
                     help="only build each model's data loader and print batches per epoch")
     args = ap.parse_args(argv)
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -275,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                "settings": {"series": args.series, "steps": N_IN + HORIZON, "input_steps": N_IN,
                             "horizon": HORIZON, "seed": SEED, "batch_size": BATCH,
                             "batches_per_epoch": steps, "epochs": args.epochs,
-                            "torch_threads": 1, "device": "cpu", "check_only": args.check,
+                            "torch_threads": args.threads, "device": "cpu",
+                            "check_only": args.check,
                             "machine": platform.machine(), "argv": sys.argv[1:],
                             "darts_tcn_blocks": DARTS_TCN_BLOCKS,
                             "nf_tcn_dilations": TCN_DILATIONS,
