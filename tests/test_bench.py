@@ -42,3 +42,26 @@ def test_cli_bench_writes_json(tmp_path, capsys):
     assert main(["bench", "--only", "linear", "--epochs", "2", "--out", str(out)]) == 0
     assert "| linear | 51 |" in capsys.readouterr().out
     assert json.loads(out.read_text())["rows"][0]["model"] == "linear"
+
+
+def test_repeats_report_medians_of_times_and_of_paired_ratios(monkeypatch):
+    ours = iter([1.0, 3.0, 2.0])
+    theirs = iter([4.0, 6.0, 20.0])
+
+    def fake_ours(name, epochs, seed):
+        return {"model": name, "seconds_per_epoch": next(ours)}
+
+    def fake_keras(name, python, script, epochs, seed):
+        return {"model": name, "seconds_per_epoch": next(theirs)}
+
+    monkeypatch.setattr(bench, "ours", fake_ours)
+    monkeypatch.setattr(bench, "keras", fake_keras)
+    out = bench.run(["gru"], epochs=2, keras_python="python3", keras_script=__file__,
+                    repeats=3, log=lambda line: None)
+    row = out["rows"][0]
+    assert row["seconds_per_epoch"] == 2.0 and row["keras"]["seconds_per_epoch"] == 6.0
+    assert row["ratio"] == pytest.approx(0.25)        # median of 0.25, 0.5, 0.1
+    assert [r["ratio"] for r in row["runs"]] == pytest.approx([0.25, 0.5, 0.1])
+    assert out["settings"]["repeats"] == 3
+    with pytest.raises(ConfigError, match="repeats"):
+        bench.run(["gru"], epochs=2, repeats=0)

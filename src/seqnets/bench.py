@@ -136,11 +136,18 @@ def keras(name: str, python: str, script: Path, epochs: int, seed: int) -> dict[
 
 def run(models: Sequence[str] | None = None, epochs: int = 3, seed: int = 42,
         keras_python: str | None = None, keras_script: str | Path | None = None,
-        log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Benchmark ``models`` (default: the chapter's trained models); returns the results."""
+        log: Callable[[str], None] = print, repeats: int = 1) -> dict[str, Any]:
+    """Benchmark ``models`` (default: the chapter's trained models); returns the results.
+
+    ``repeats > 1`` measures each model that many times, alternating with Keras when it
+    runs (ours, Keras, ours, Keras, ...), and reports medians: the median of our times,
+    of Keras's, and of the paired ratios, so that a slow spell of the machine lands on both
+    sides of a pair instead of on one side of the comparison."""
     models = list(models or DEFAULT_MODELS)
     if epochs < 2:
         raise ConfigError("bench needs at least 2 epochs (the first one is excluded)")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ConfigError(f"repeats must be a positive integer, got {repeats!r}")
     script = Path(keras_script) if keras_script else default_keras_script()
     if keras_python and (script is None or not script.is_file()):
         raise ConfigError("--vs-keras needs the peer script keras_ch15.py: give "
@@ -148,21 +155,42 @@ def run(models: Sequence[str] | None = None, epochs: int = 3, seed: int = 42,
     start = time.perf_counter()
     rows = []
     for name in models:
-        row = ours(name, epochs, seed)
-        log(f"seqnets {name}: {row['seconds_per_epoch']:.3f} s/epoch")
-        if keras_python:
-            k = keras(name, keras_python, script, epochs, seed)
-            row["keras"] = k
-            if "seconds_per_epoch" in k:
-                row["ratio"] = row["seconds_per_epoch"] / k["seconds_per_epoch"]
-                log(f"keras   {name}: {k['seconds_per_epoch']:.3f} s/epoch "
-                    f"(ratio {row['ratio']:.2f})")
-        rows.append(row)
+        pairs = []
+        for _ in range(repeats):
+            row = ours(name, epochs, seed)
+            log(f"seqnets {name}: {row['seconds_per_epoch']:.3f} s/epoch")
+            if keras_python:
+                k = keras(name, keras_python, script, epochs, seed)
+                row["keras"] = k
+                if "seconds_per_epoch" in k:
+                    row["ratio"] = row["seconds_per_epoch"] / k["seconds_per_epoch"]
+                    log(f"keras   {name}: {k['seconds_per_epoch']:.3f} s/epoch "
+                        f"(ratio {row['ratio']:.2f})")
+            pairs.append(row)
+        rows.append(pairs[0] if repeats == 1 else _median_row(pairs))
     return {"settings": {"epochs": epochs, "seed": seed, "batch_size": 32,
+                         "repeats": repeats,
                          "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                          "torch": torch.__version__, "keras_python": keras_python,
                          "wall_seconds": time.perf_counter() - start},
             "rows": rows}
+
+
+def _median_row(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from repeated measurements: the run with the median time, its times and
+    ratio replaced by the medians; every run kept under ``runs``."""
+    ordered = sorted(pairs, key=lambda r: r["seconds_per_epoch"])
+    row = dict(ordered[len(ordered) // 2])
+    row["seconds_per_epoch"] = statistics.median(r["seconds_per_epoch"] for r in pairs)
+    keras_times = [r["keras"]["seconds_per_epoch"] for r in pairs
+                   if "seconds_per_epoch" in r.get("keras", {})]
+    if keras_times:
+        row["keras"] = dict(row["keras"], seconds_per_epoch=statistics.median(keras_times))
+        row["ratio"] = statistics.median(r["ratio"] for r in pairs if "ratio" in r)
+    row["runs"] = [{"seconds_per_epoch": r["seconds_per_epoch"],
+                    "keras_seconds_per_epoch": r.get("keras", {}).get("seconds_per_epoch"),
+                    "ratio": r.get("ratio")} for r in pairs]
+    return row
 
 
 def table(results: dict[str, Any]) -> str:

@@ -63,7 +63,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     results = run(_names(args.only), epochs=args.epochs, seed=args.seed,
                   keras_python=args.vs_keras, keras_script=args.keras_script,
-                  log=lambda line: print(line, flush=True))
+                  log=lambda line: print(line, flush=True), repeats=args.repeats)
     text = table(results)
     print()
     print(text)
@@ -350,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--only", default=None, help="comma-separated model names")
     b.add_argument("--epochs", type=int, default=3, help="epochs per model (first excluded)")
     b.add_argument("--seed", type=int, default=42)
+    b.add_argument("--repeats", type=int, default=1, help="measure each model this many "
+                   "times (alternating with Keras) and report medians (default 1)")
     b.add_argument("--vs-keras", metavar="PYTHON", default=None,
                    help="a Python with tensorflow-cpu: run the same experiments in Keras")
     b.add_argument("--keras-script", default=None,
