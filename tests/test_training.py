@@ -600,3 +600,22 @@ def test_default_threads_rule(name, serial):
         assert default_threads(sn.zoo.build(name, seed=0)) == (1 if serial else 2)
     with thread_count(1):  # a worker capped to one core never asks for more
         assert default_threads(sn.zoo.build(name, seed=0)) == 1
+
+
+def test_adam_is_fused_when_it_can_be_and_updates_as_the_plain_one():
+    assert _optimizer_used().param_groups[0]["fused"] is True
+    torch.manual_seed(0)
+    w = torch.randn(5, 3, dtype=torch.float64)
+    fused, plain = (torch.nn.Parameter(w.clone()) for _ in range(2))
+    opt_f = make_optimizer("adam", [fused], lr=0.1)
+    opt_p = torch.optim.Adam([plain], lr=0.1, eps=1e-7)
+    for step in range(5):
+        g = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(step))
+        fused.grad, plain.grad = g.clone(), g.clone()
+        opt_f.step()
+        opt_p.step()
+    torch.testing.assert_close(fused, plain, rtol=1e-12, atol=1e-12)
+    mixed = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2).double())]
+    assert not make_optimizer("adam", mixed).param_groups[0]["fused"]
+    from_generator = make_optimizer("adam", (p for p in [torch.nn.Parameter(torch.zeros(2))]))
+    assert len(from_generator.param_groups[0]["params"]) == 1  # not spent by the fuse check

@@ -65,6 +65,15 @@ class History:
                 "history": {k: list(v) for k, v in self.history.items()}}
 
 
+def _can_fuse(params: Sequence[nn.Parameter]) -> bool:
+    """Whether torch's fused Adam takes these parameters: floating point, on one CPU or
+    CUDA device, all of one dtype (its kernels group by device and dtype)."""
+    params = list(params)
+    return bool(params) and all(p.is_floating_point() for p in params) and \
+        len({(p.device, p.dtype) for p in params}) == 1 and \
+        params[0].device.type in ("cpu", "cuda")
+
+
 def make_optimizer(spec: OptimizerSpec, params: Sequence[nn.Parameter],
                    lr: float | None = None) -> torch.optim.Optimizer:
     """An optimiser from a Keras name (``"adam"``, ``"nadam"``, ``"sgd"``, ``"rmsprop"``),
@@ -79,9 +88,14 @@ def make_optimizer(spec: OptimizerSpec, params: Sequence[nn.Parameter],
             raise ConfigError(f"unknown optimizer {spec!r}; use one of {sorted(_OPTIMIZERS)}, "
                               "a torch optimizer, or a factory params -> optimizer")
         cls, defaults = _OPTIMIZERS[spec.lower()]
+        params = list(params)  # a generator would be spent by the check below
         kwargs = dict(defaults)
         if lr is not None:
             kwargs["lr"] = lr
+        if cls is torch.optim.Adam and _can_fuse(params):
+            # one kernel for every parameter instead of ~8 small ops each: a tenth of a
+            # small model's step time on CPU; the same update rule
+            kwargs["fused"] = True
         return cls(params, **kwargs)
     if callable(spec):
         opt = spec(params)
