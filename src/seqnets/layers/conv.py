@@ -142,73 +142,54 @@ class Conv1D(Layer):
                 "use_bias": self.use_bias, "groups": self.groups, "name": self.name}
 
 
-def _tap_ranges(length: int, count: int, k: int, d: int, s: int, left: int) -> list:
-    """Per tap ``j``: the output steps ``[t0, t1)`` whose input ``t·s + j·d - left`` lies
-    inside the sequence, and that input's first step (the others are padding zeros)."""
-    out = []
-    for j in range(k):
-        shift = j * d - left
-        t0 = max(0, -(shift // s))                       # first t with t·s + shift >= 0
-        t1 = min(count, (length - 1 - shift) // s + 1)   # past the last inside the input
-        out.append((t0, max(t0, t1), t0 * s + shift))
-    return out
-
-
 class _Taps(torch.autograd.Function):
-    """``act(taps(x) @ W^T + b)``: taps ``[B, T', k·C]`` (tap-major), W ``[filters, k·C]``."""
+    """``act(taps(x) @ W^T + b)``: taps ``[B, T', k·C]`` (tap-major), W ``[filters, k·C]``.
+
+    Kept to a handful of large operations each way (pad, one concatenation, one product;
+    two products and k shifted additions back): at these sizes every extra operation costs
+    as much as its arithmetic."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, k, d, s, left, right, relu):
         B, T, C = x.shape
-        count = (T + left + right - d * (k - 1) - 1) // s + 1
-        ranges = _tap_ranges(T, count, k, d, s, left)
-        col = x.new_empty(B, count, k * C)
-        for j, (t0, t1, first) in enumerate(ranges):
-            tap = col[:, :, j * C:(j + 1) * C]
-            if t1 > t0:
-                tap[:, t0:t1] = x[:, first:first + (t1 - t0 - 1) * s + 1:s]
-            tap[:, :t0] = 0.0  # padding: only these few steps are zeroed
-            tap[:, max(t0, t1):] = 0.0
+        xp = F.pad(x, (0, 0, left, right)) if left or right else x
+        count = (xp.shape[1] - d * (k - 1) - 1) // s + 1
+        end = (count - 1) * s + 1
+        col = torch.cat([xp[:, j * d:j * d + end:s] for j in range(k)], dim=-1) \
+            if k > 1 or s > 1 else xp
         w = weight.permute(0, 2, 1).reshape(weight.shape[0], k * C)
-        flat = col.view(B * count, k * C)
+        flat = col.reshape(B * count, k * C)
         y = torch.addmm(bias, flat, w.t()) if bias is not None else flat @ w.t()
         if relu:
             y.relu_()
         y = y.view(B, count, -1)
-        ctx.save_for_backward(col, w, y if relu else None)
-        ctx.shape, ctx.ranges, ctx.s, ctx.has_bias = (B, T, C, k), ranges, s, bias is not None
+        ctx.save_for_backward(flat, w, y if relu else None)
+        ctx.geometry = (B, T, C, k, d, s, left, right, count, end)
+        ctx.has_bias = bias is not None
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy):
-        col, w, y = ctx.saved_tensors
-        B, T, C, k = ctx.shape
+        flat, w, y = ctx.saved_tensors
+        B, T, C, k, d, s, left, right, count, end = ctx.geometry
         if y is not None:
             dy = torch.ops.aten.threshold_backward(dy, y, 0.0)  # ReLU's backward, one pass
-        g = dy.reshape(-1, dy.shape[-1])
+        g = dy.reshape(B * count, -1)
         dx = dweight = dbias = None
         if ctx.needs_input_grad[1]:
-            dw = g.t() @ col.view(-1, k * C)                           # (filters, k·C)
-            dweight = dw.view(-1, k, C).permute(0, 2, 1)               # (filters, C, k)
+            dweight = (g.t() @ flat).view(-1, k, C).permute(0, 2, 1)   # (filters, C, k)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             dbias = g.sum(0)
         if ctx.needs_input_grad[0]:
-            dcol = (g @ w).view(B, -1, k * C)
-            s = ctx.s
-            dx = None
-            for j, (t0, t1, first) in enumerate(ctx.ranges):
-                if t1 <= t0:
-                    continue
-                part = dcol[:, t0:t1, j * C:(j + 1) * C]
-                if dx is None and s == 1 and first == 0 and t1 - t0 == T:
-                    dx = part.clone()  # the tap that covers every input step: no zero fill
-                    continue
-                if dx is None:
-                    dx = dcol.new_zeros(B, T, C)
-                dx[:, first:first + (t1 - t0 - 1) * s + 1:s] += part
-            if dx is None:
-                dx = dcol.new_zeros(B, T, C)
+            dcol = (g @ w).view(B, count, k * C)
+            if k == 1 and s == 1:
+                dxp = dcol
+            else:
+                dxp = dcol.new_zeros(B, T + left + right, C)
+                for j in range(k):
+                    dxp[:, j * d:j * d + end:s] += dcol[:, :, j * C:(j + 1) * C]
+            dx = dxp[:, left:left + T]
         return dx, dweight, dbias, None, None, None, None, None, None
 
 
