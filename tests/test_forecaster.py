@@ -243,6 +243,8 @@ def test_predict_after_newer_history_of_the_same_series(fitted):
             lambda d: pd.concat([d, d.assign(store="b")])), id="store")
     with pytest.raises(DataError, match="shorter than"):
         fitted.predict(data=table().groupby("store").tail(5), id="store")
+    with pytest.raises(ConfigError, match=r"predict\(\) got \['interval'\]"):
+        fitted.predict(interval=0.9)  # a misspelt argument is not silently ignored
 
 
 def test_each_backtest_fold_trains_on_the_data_before_its_cut_only(monkeypatch):

@@ -422,6 +422,10 @@ class Forecaster:
         the model and its fitted scaling are used as they are, nothing is refitted)."""
         self._fitted()
         levels = iv.check_levels(intervals)
+        if data is None and read_options:
+            raise ConfigError(f"predict() got {sorted(read_options)}: reading options go with "
+                              "data= (newer history); predict takes intervals, calibrated, "
+                              "seed and data")
         ss = self.series_ if data is None else self.history(data, **read_options)
         origins = [np.array([n]) for n in ss.lengths]
         paths = self._sample(ss, origins, self.seed if seed is None else seed)
