@@ -98,3 +98,16 @@ def test_improved_rows_extend_their_faithful_row_with_the_documented_recipe():
         assert chapter.IMPROVEMENT in exp.description
     rec = chapter.run("linear+", seed=3, epochs=1)
     assert 1 <= rec["epochs_run"] <= 3  # up to 3x the epochs, early stopping may cut it
+
+
+def test_the_report_carries_a_missed_bars_analysis_for_the_seeds_it_was_made_on():
+    row = {"experiment": "simple_rnn", "params": 3, "valid_mse_mean": 0.01205,
+           "valid_mse_std": 0.0014, "test_mse_mean": 0.0122, "reported": "about 0.014",
+           "bar": (None, 0.011), "verdict": "misses", "seconds_per_epoch": 0.2,
+           "metric": "mse", "valid_mse": [0.0108, 0.0120, 0.0133]}
+    settings = {"command": "seqnets reproduce", "epochs": 20, "workers": 2,
+                "wall_seconds": 1.0, "machine": "test"}
+    same = reproduce.report([row], [], {**settings, "seeds": [1, 42, 7]}, [])
+    assert "simple_rnn: 0.01205 against" in same and "mean 0.01109 > 0.011" in same
+    other = reproduce.report([row], [], {**settings, "seeds": [3]}, [])
+    assert "simple_rnn: 0.01205 against" in other and "0.01109" not in other

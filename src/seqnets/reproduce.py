@@ -208,6 +208,9 @@ def report(rows: list[dict[str, Any]], checks: list[dict[str, Any]], settings: d
             if better:
                 line += (f"; the improved row {better['experiment']} reaches "
                          f"{better['valid_mse_mean']:.5f} ({better['verdict']})")
+            seeds, note = chapter.ANALYSES.get(r["experiment"], ((), ""))
+            if note and sorted(seeds) == sorted(settings["seeds"]):
+                line += f"; {note}"
             out.append(line)
     if any(r["experiment"].endswith("+") for r in rows):
         out += ["", "Rows ending in `+` are a documented improvement over the faithful row "
