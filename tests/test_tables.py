@@ -278,6 +278,8 @@ def test_unreadable_and_missing_files_are_named(tmp_path):
 def test_bad_arguments_are_config_errors():
     with pytest.raises(ConfigError, match="fill"):
         read_series(frame(), fill="zero")
+    with pytest.raises(ConfigError, match="fill"):  # the imputer's internal mode stays internal
+        read_series(frame(), fill="keep")
     with pytest.raises(ConfigError, match="agg"):
         read_series(frame(), resample="D", agg="mode")
     with pytest.raises(ConfigError, match="resample='fortnightly'"):

@@ -612,6 +612,8 @@ def read_series(data: Any, time: str | None = "ds", target: str | Sequence[str] 
             ``min_length``, and constant targets.
         ConfigError: contradictory or invalid arguments.
     """
+    if fill == _KEEP:  # internal: read_series_with_gaps; a SeriesSet never holds NaN
+        raise ConfigError(f"fill must be None, 'interpolate' or 'ffill', got {fill!r}")
     read = _read(data, time, target, id, covariates, wide, fill, resample, agg, sort,
                  min_length)
     return SeriesSet(ids=read.ids, index=read.index, values=read.values,
@@ -689,8 +691,6 @@ def _read(data, time, target, id, covariates, wide, fill, resample, agg, sort,
                  values=tuple(v for *_, v, _ in cleaned), targets=tuple(targets),
                  covariates=tuple(covs), freq=freq, time_name=time_name,
                  id_name=id if id is not None else "id", source=src.path)
-
-
 
 
 def _as_frame(pd, data, time, time_name, targets, covs, wide) -> tuple:
