@@ -73,6 +73,16 @@ def _sigmoid_impl(x):
 
 
 @njit(inline="always")
+def _recurrent_product(acc, WT, h0, Y, mask, b, t):  # noqa: N803
+    """``acc += (h_{t-1} ⊙ mask) W^T`` for sample ``b`` at step ``t`` (``h_{-1} = h0``); the
+    inner loop runs along a row of ``WT`` (contiguous)."""
+    for j in range(WT.shape[0]):
+        v = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
+        for i in range(acc.shape[0]):
+            acc[i] += v * WT[j, i]
+
+
+@njit(inline="always")
 def _recurrent_product_backward(dz, W, mask, b, dh):  # noqa: N803
     """Backward of ``z += (h_{t-1} ⊙ mask) W^T`` with respect to ``h_{t-1}``:
     ``dh = (W^T dz) ⊙ mask`` (row-wise, so the inner loop runs along contiguous memory).
@@ -98,10 +108,7 @@ def simple_rnn_forward(P, WT, h0, mask, relu):  # noqa: N803 - math names
         for t in range(T):
             for i in range(H):
                 acc[i] = P[b, t, i]
-            for j in range(H):
-                v = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
-                for i in range(H):
-                    acc[i] += v * WT[j, i]
+            _recurrent_product(acc, WT, h0, Y, mask, b, t)
             for i in range(H):
                 Y[b, t, i] = max(acc[i], 0.0) if relu else _tanh(acc[i])
     return Y
@@ -138,10 +145,7 @@ def ln_rnn_forward(P, WT, h0, mask, gamma, beta, eps):  # noqa: N803
         for t in range(T):
             for i in range(H):
                 z[i] = P[b, t, i]
-            for j in range(H):
-                v = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
-                for i in range(H):
-                    z[i] += v * WT[j, i]
+            _recurrent_product(z, WT, h0, Y, mask, b, t)
             mean = 0.0
             for i in range(H):
                 mean += z[i]
@@ -213,10 +217,7 @@ def gru_forward(P, WT, bh, h0, mask):  # noqa: N803
                 hp[j] = h0[b, j] if t == 0 else Y[b, t - 1, j]
             for i in range(H3):
                 gh[i] = bh[i]
-            for j in range(H):
-                v = hp[j] * mask[b, j]
-                for i in range(H3):
-                    gh[i] += v * WT[j, i]
+            _recurrent_product(gh, WT, h0, Y, mask, b, t)
             # one simple loop per quantity, so that each vectorises
             for i in range(2 * H):
                 rz[i] = _sigmoid(P[b, t, i] + gh[i])
@@ -287,10 +288,7 @@ def lstm_forward(P, WT, peep, h0, c0, mask):  # noqa: N803
                 cprev[j] = c0[b, j] if t == 0 else C[b, t - 1, j]
             for k in range(H4):
                 a[k] = P[b, t, k]
-            for j in range(H):
-                v = (h0[b, j] if t == 0 else Y[b, t - 1, j]) * mask[b, j]
-                for k in range(H4):
-                    a[k] += v * WT[j, k]
+            _recurrent_product(a, WT, h0, Y, mask, b, t)
             for j in range(H):
                 cp = cprev[j]
                 ig = _sigmoid(a[j] + peep[0, j] * cp)
