@@ -48,6 +48,7 @@ import torch
 
 import seqnets as sn
 from seqnets.backtesting import METHODS, per_fold
+from seqnets.bench import time_call
 from seqnets.data import dataset_info, dataset_names, load_dataset
 from seqnets.imputation import Imputer, gap_lengths
 from seqnets.io import atomic_write_text
@@ -132,13 +133,8 @@ def summarise(frame: pd.DataFrame) -> dict:
 
 
 def best_of(fn, repeats: int = 5) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """The fastest of ``repeats`` timed calls after a warm-up."""
+    return time_call(fn, repeats, summary=min)
 
 
 def speed(choice: dict, opts: dict) -> dict:

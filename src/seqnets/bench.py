@@ -65,8 +65,8 @@ def measure(name: str, epochs: int, seed: int = 42) -> dict[str, Any]:
     model.eval()
     one, batch = torch.tensor(valid[0][:1]), torch.tensor(valid[0][:1024])
     with torch.no_grad(), thread_count(threads):
-        latency = _median_seconds(lambda: model(one), repeats=200)
-        batch_seconds = _median_seconds(lambda: model(batch), repeats=10)
+        latency = time_call(lambda: model(one), repeats=200)
+        batch_seconds = time_call(lambda: model(batch), repeats=10)
     return {
         "model": name, "params": sum(p.numel() for p in model.parameters()),
         "epochs": epochs, "threads": threads, "seconds_per_epoch": per_epoch,
@@ -76,14 +76,17 @@ def measure(name: str, epochs: int, seed: int = 42) -> dict[str, Any]:
     }
 
 
-def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
+def time_call(fn: Callable[[], Any], repeats: int,
+              summary: Callable[[list[float]], float] = statistics.median) -> float:
+    """Wall seconds of ``fn()``: one warm-up call, then ``summary`` (median by default, or
+    e.g. ``min``) of ``repeats`` timed calls."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return summary(times)
 
 
 def _peak_rss_mb() -> float:
