@@ -616,9 +616,7 @@ def read_series(data: Any, time: str | None = "ds", target: str | Sequence[str] 
         raise ConfigError(f"fill must be None, 'interpolate' or 'ffill', got {fill!r}")
     read = _read(data, time, target, id, covariates, wide, fill, resample, agg, sort,
                  min_length)
-    return SeriesSet(ids=read.ids, index=read.index, values=read.values,
-                     targets=read.targets, covariates=read.covariates, freq=read.freq,
-                     time_name=read.time_name, id_name=read.id_name, source=read.source)
+    return SeriesSet(**vars(read))  # the same fields; SeriesSet makes float32 copies
 
 
 @dataclass(frozen=True)
