@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from ..errors import ConfigError, ShapeError
 from . import activations
 from .base import Layer, Shape, positive_int, register
+from .conv_taps import Geometry, conv_stack, pads
 from .initializers import glorot_uniform_
 
 PADDINGS = ("valid", "same", "causal")
-_MAX_TAPS_KERNEL = 8  # above this, F.conv1d (no k-fold copy of the input)
+_MAX_TAPS_KERNEL = 8  # above this, F.conv1d (its k products per tap cost more than one conv)
+_FUSED_ACTIVATIONS = ("relu", "linear")
 
 
 def conv_output_length(length: int | None, kernel_size: int, strides: int, padding: str,
@@ -92,17 +94,15 @@ class Conv1D(Layer):
     def _span(self) -> int:
         return self.dilation_rate * (self.kernel_size - 1) + 1
 
-    def _pads(self, length: int) -> tuple[int, int]:
-        span = self._span()
-        if self.padding == "causal":
-            return span - 1, 0
-        if self.padding == "same":
-            out = -(-length // self.strides)
-            total = max((out - 1) * self.strides + span - length, 0)
-            return total // 2, total - total // 2
-        return 0, 0
+    @property
+    def geometry(self) -> Geometry:
+        """Kernel size, dilation, strides and padding: what the layer does to the time axis."""
+        return Geometry(self.kernel_size, self.dilation_rate, self.strides, self.padding)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _pads(self, length: int) -> tuple[int, int]:
+        return pads(self.geometry, length)
+
+    def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 3:
             raise ShapeError(f"Conv1D expects [batch, time, features], got {tuple(x.shape)}")
         if x.shape[2] != self.input_size:
@@ -111,29 +111,20 @@ class Conv1D(Layer):
         if self.padding == "valid" and x.shape[1] < self._span():
             raise ShapeError(f"Conv1D with padding='valid' needs at least {self._span()} "
                              f"steps, got {x.shape[1]}")
-        left, right = self._pads(x.shape[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
         if self.groups == 1 and self.kernel_size <= _MAX_TAPS_KERNEL:
-            return self._taps_product(x, left, right)
+            relu = self.activation == "relu"
+            y = conv_stack(x, (self.geometry,), (relu,), [self.weight], [self.bias])
+            return y if relu else self._act(y)
+        left, right = self._pads(x.shape[1])
         h = x.transpose(1, 2)  # (B, F, T): PyTorch's channels-first layout
         if left or right:
             h = F.pad(h, (left, right))
         h = F.conv1d(h, self.weight, self.bias, stride=self.strides,
                      dilation=self.dilation_rate, groups=self.groups)
         return self._act(h.transpose(1, 2))  # (B, T', filters)
-
-    def _taps_product(self, x: torch.Tensor, left: int, right: int) -> torch.Tensor:
-        """The convolution as one matrix product over the concatenated taps.
-
-        Small dilated convolutions are overhead-bound on CPU (PyTorch may even take its slow
-        dilated path); gathering the k shifted views of ``[B, T, C]`` and multiplying once
-        by the ``[filters, k·C]`` kernel gives the same sums, several times faster here.
-        One autograd function with a hand-written backward (fewer, larger operations than
-        pad + slices + cat + linear under autograd). ReLU is fused into it.
-        """
-        relu = self.activation == "relu"
-        y = _Taps.apply(x, self.weight, self.bias, self.kernel_size, self.dilation_rate,
-                        self.strides, left, right, relu)
-        return y if relu else self._act(y)
 
     def get_config(self) -> dict[str, Any]:
         return {"filters": self.filters, "kernel_size": self.kernel_size,
@@ -142,55 +133,26 @@ class Conv1D(Layer):
                 "use_bias": self.use_bias, "groups": self.groups, "name": self.name}
 
 
-class _Taps(torch.autograd.Function):
-    """``act(taps(x) @ W^T + b)``: taps ``[B, T', k·C]`` (tap-major), W ``[filters, k·C]``.
+def fusable(layer: object) -> bool:
+    """Whether :class:`~seqnets.Sequential` may run ``layer`` inside a fused run of
+    convolutions (:func:`run_fused`): a built plain Conv1D, ReLU or linear, no groups, a
+    kernel of at most 8 taps, and no hooks (a fused run calls no layer's ``forward``)."""
+    return (type(layer) is Conv1D and layer.built and layer.groups == 1
+            and layer.kernel_size <= _MAX_TAPS_KERNEL and layer.activation in _FUSED_ACTIVATIONS
+            and not (layer._forward_hooks or layer._forward_pre_hooks))
 
-    Kept to a handful of large operations each way (pad, one concatenation, one product;
-    two products and k shifted additions back): at these sizes every extra operation costs
-    as much as its arithmetic."""
 
-    @staticmethod
-    def forward(ctx, x, weight, bias, k, d, s, left, right, relu):
-        B, T, C = x.shape
-        xp = F.pad(x, (0, 0, left, right)) if left or right else x
-        count = (xp.shape[1] - d * (k - 1) - 1) // s + 1
-        end = (count - 1) * s + 1
-        col = torch.cat([xp[:, j * d:j * d + end:s] for j in range(k)], dim=-1) \
-            if k > 1 or s > 1 else xp
-        w = weight.permute(0, 2, 1).reshape(weight.shape[0], k * C)
-        flat = col.reshape(B * count, k * C)
-        y = torch.addmm(bias, flat, w.t()) if bias is not None else flat @ w.t()
-        if relu:
-            y.relu_()
-        y = y.view(B, count, -1)
-        ctx.save_for_backward(flat, w, y if relu else None)
-        ctx.geometry = (B, T, C, k, d, s, left, right, count, end)
-        ctx.has_bias = bias is not None
-        return y
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dy):
-        flat, w, y = ctx.saved_tensors
-        B, T, C, k, d, s, left, right, count, end = ctx.geometry
-        if y is not None:
-            dy = torch.ops.aten.threshold_backward(dy, y, 0.0)  # ReLU's backward, one pass
-        g = dy.reshape(B * count, -1)
-        dx = dweight = dbias = None
-        if ctx.needs_input_grad[1]:
-            dweight = (g.t() @ flat).view(-1, k, C).permute(0, 2, 1)   # (filters, C, k)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            dbias = g.sum(0)
-        if ctx.needs_input_grad[0]:
-            dcol = (g @ w).view(B, count, k * C)
-            if k == 1 and s == 1:
-                dxp = dcol
-            else:
-                dxp = dcol.new_zeros(B, T + left + right, C)
-                for j in range(k):
-                    dxp[:, j * d:j * d + end:s] += dcol[:, :, j * C:(j + 1) * C]
-            dx = dxp[:, left:left + T]
-        return dx, dweight, dbias, None, None, None, None, None, None
+def run_fused(convs: list[Conv1D], x: torch.Tensor) -> torch.Tensor:
+    """Consecutive :func:`fusable` convolutions as one autograd function: the same values
+    and gradients as calling them one by one, with the per-layer overheads paid once."""
+    if any(after.input_size != before.filters for before, after in pairwise(convs)):
+        for conv in convs:  # mismatched sizes: let the layer that cannot take its input say so
+            x = conv(x)
+        return x
+    convs[0]._check_input(x)
+    return conv_stack(x, tuple(c.geometry for c in convs),
+                      tuple(c.activation == "relu" for c in convs),
+                      [c.weight for c in convs], [c.bias for c in convs])
 
 
 def _single(value: Any, argument: str) -> Any:
@@ -202,4 +164,4 @@ def _single(value: Any, argument: str) -> Any:
     return value
 
 
-__all__ = ["Conv1D", "conv_output_length", "PADDINGS"]
+__all__ = ["Conv1D", "conv_output_length", "fusable", "run_fused", "PADDINGS"]

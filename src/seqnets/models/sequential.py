@@ -9,6 +9,7 @@ from torch import nn
 
 from ..errors import ConfigError, ShapeError
 from ..layers.base import Layer, Shape, deserialize, register, serialize, snake_case
+from ..layers.conv import fusable, run_fused
 
 
 def count_parameters(module: nn.Module) -> tuple[int, int]:
@@ -33,6 +34,10 @@ class Sequential(Layer):
         input_shape: ``(time, features)`` (time may be ``None``) or ``(features,)``; needed
             instead of ``input_size`` when a layer must know the length (``Flatten``).
         seed: seed for the weight initialisation (the global RNG is left untouched).
+
+    Consecutive plain ``Conv1D`` layers (ReLU or linear, no hooks) run as one fused
+    autograd function (:func:`seqnets.layers.conv.run_fused`): the same values and gradients
+    as calling them one by one, several times less overhead; their ``forward`` is not called.
 
     With an input size the model is built at once and :meth:`summary` lists each layer's
     output shape and parameter count; without one, layers build on the first call.
@@ -91,8 +96,18 @@ class Sequential(Layer):
         return shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x)
+        layers = list(self.layers)
+        i = 0
+        while i < len(layers):
+            end = i
+            while end < len(layers) and fusable(layers[end]):
+                end += 1
+            if end - i >= 2:  # consecutive convolutions: one fused autograd function
+                x = run_fused(layers[i:end], x)
+                i = end
+            else:
+                x = layers[i](x)
+                i += 1
         return x
 
     def __getitem__(self, index: int) -> nn.Module:
