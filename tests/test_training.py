@@ -619,3 +619,24 @@ def test_adam_is_fused_when_it_can_be_and_updates_as_the_plain_one():
     assert not make_optimizer("adam", mixed).param_groups[0]["fused"]
     from_generator = make_optimizer("adam", (p for p in [torch.nn.Parameter(torch.zeros(2))]))
     assert len(from_generator.param_groups[0]["params"]) == 1  # not spent by the fuse check
+
+
+@pytest.mark.parametrize("n, batch_size, gather_bytes", [
+    (103, 8, 1), (103, 8, 10_000), (64, 32, 1 << 30), (5, 32, 1)])
+def test_chunked_gather_gives_the_same_batches_in_order(monkeypatch, n, batch_size,
+                                                        gather_bytes):
+    from seqnets import training
+
+    monkeypatch.setattr(training, "_GATHER_BYTES", gather_bytes)
+    series = torch.arange(n + 6, dtype=torch.float32)
+    x = series.unfold(0, 7, 1)[:n].unsqueeze(-1)     # window views, not copies
+    y = torch.arange(n, dtype=torch.float32).unsqueeze(-1)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    pairs = list(training._batch_pairs(x, y, batch_size, order))
+    expected = [order[s:s + batch_size] for s in range(0, n, batch_size)]
+    assert len(pairs) == len(expected)
+    for (xb, yb), idx in zip(pairs, expected, strict=True):
+        torch.testing.assert_close(xb, x[idx], rtol=0, atol=0)
+        torch.testing.assert_close(yb, y[idx], rtol=0, atol=0)
+    unshuffled = list(training._batch_pairs(x, y, batch_size, None))
+    torch.testing.assert_close(torch.cat([b for b, _ in unshuffled]), x, rtol=0, atol=0)

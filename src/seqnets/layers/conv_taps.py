@@ -52,7 +52,7 @@ class LayerPlan(NamedTuple):
     batch: int
     strides: int
     taps: tuple[Tap, ...]
-    rows: tuple[tuple[int, int, int, int], ...]  # per tap: output rows [a, b), input rows [c, d)
+    rows: tuple[tuple[slice, slice], ...]  # per tap: its output rows, its input rows
     full: int                    # index of a tap covering every output step (written), or -1
     whole: int                   # index of a tap reading every input step once, or -1
 
@@ -89,8 +89,8 @@ def plan(geometries: tuple[Geometry, ...], length: int, batch: int) -> tuple[Lay
             hi = min(count, (length - 1 - offset) // s + 1)
             if hi > lo:
                 taps.append(Tap(j, lo, hi, lo * s + offset))
-        rows = tuple((t.lo * batch, t.hi * batch, t.first * batch,
-                      (t.first + t.hi - t.lo) * batch) for t in taps)
+        rows = tuple((slice(t.lo * batch, t.hi * batch),
+                       slice(t.first * batch, (t.first + t.hi - t.lo) * batch)) for t in taps)
         full = next((i for i, t in enumerate(taps) if t.lo == 0 and t.hi == count), -1)
         whole = next((i for i, t in enumerate(taps)
                       if s == 1 and t.first == 0 and t.hi - t.lo == length), -1)
@@ -110,30 +110,40 @@ def conv_stack(x: torch.Tensor, geometries: tuple[Geometry, ...], relus: tuple[b
     return _ConvStack.apply(x, plans, relus, *params)
 
 
-def _strided_rows(h: torch.Tensor, p: LayerPlan, tap: Tap) -> torch.Tensor:
-    """The rows a tap of a strided convolution reads from ``h`` ``[T·B, C]`` (a copy)."""
-    steps = h.view(p.length, -1, h.shape[1])
-    return steps[tap.first:tap.first + (tap.hi - tap.lo - 1) * p.strides + 1:p.strides] \
-        .reshape(-1, h.shape[1])
+def _rows(h: torch.Tensor, p: LayerPlan, i: int) -> torch.Tensor:
+    """The input rows tap ``i`` reads from ``h`` ``[T·B, C]``: a slice, or a copy when
+    strided; ``h`` itself when the tap reads every row (one operation fewer)."""
+    tap = p.taps[i]
+    if p.strides > 1:
+        steps = h.view(p.length, -1, h.shape[1])
+        end = tap.first + (tap.hi - tap.lo - 1) * p.strides + 1
+        return steps[tap.first:end:p.strides].reshape(-1, h.shape[1])
+    rows = p.rows[i][1]
+    return h if rows.start == 0 and rows.stop == h.shape[0] else h[rows]
+
+
+def _out(g: torch.Tensor, p: LayerPlan, i: int) -> torch.Tensor:
+    """The output rows of tap ``i`` in ``g`` (``g`` itself when the tap covers them all)."""
+    rows = p.rows[i][0]
+    return g if rows.start == 0 and rows.stop == g.shape[0] else g[rows]
 
 
 def _layer_forward(h: torch.Tensor, w: tuple[torch.Tensor, ...], bias: torch.Tensor | None,
                    p: LayerPlan) -> torch.Tensor:
     """One convolution over rows: ``h`` ``[T·B, C]``, ``w[j]`` ``[C, F]`` → ``[T'·B, F]``.
 
-    Every operation counts at these sizes, so rows are plain slices of the flat layout."""
-    strided = p.strides > 1
+    Every operation counts at these sizes (a slice costs about a tenth of a product), so
+    the tap covering every output row writes the result and the others add into blocks."""
     if p.full >= 0:
-        tap, (a, b, c, d) = p.taps[p.full], p.rows[p.full]
-        rows = _strided_rows(h, p, tap) if strided else h[c:d]
-        y = torch.addmm(bias, rows, w[tap.j]) if bias is not None else rows.mm(w[tap.j])
+        rows, kernel = _rows(h, p, p.full), w[p.taps[p.full].j]
+        y = torch.addmm(bias, rows, kernel) if bias is not None else rows.mm(kernel)
     else:
         y = h.new_zeros(p.count * p.batch, w[0].shape[1])
         if bias is not None:
             y += bias
-    for i, (tap, (a, b, c, d)) in enumerate(zip(p.taps, p.rows, strict=True)):
+    for i, tap in enumerate(p.taps):
         if i != p.full:
-            y[a:b].addmm_(_strided_rows(h, p, tap) if strided else h[c:d], w[tap.j])
+            _out(y, p, i).addmm_(_rows(h, p, i), w[tap.j])
     return y
 
 
@@ -141,11 +151,11 @@ def _weight_grad(h: torch.Tensor, g: torch.Tensor, w: tuple[torch.Tensor, ...],
                  p: LayerPlan) -> torch.Tensor:
     """``dL/dweight`` ``[F, C, k]`` (the parameter's layout) from the layer's input rows
     ``h`` and its output-gradient rows ``g``."""
-    strided = p.strides > 1
     per_tap = [None] * len(w)
-    for tap, (a, b, c, d) in zip(p.taps, p.rows, strict=True):
-        rows = _strided_rows(h, p, tap) if strided else h[c:d]
-        per_tap[tap.j] = g[a:b].t().mm(rows)          # [F, C]
+    for i, tap in enumerate(p.taps):
+        per_tap[tap.j] = _out(g, p, i).t().mm(_rows(h, p, i))   # [F, C]
+    if len(w) == 1:
+        return per_tap[0].unsqueeze(2)
     if len(p.taps) < len(w):                          # taps reading only padding
         zero = g.new_zeros(g.shape[1], h.shape[1])
         per_tap = [zero if t is None else t for t in per_tap]
@@ -155,20 +165,19 @@ def _weight_grad(h: torch.Tensor, g: torch.Tensor, w: tuple[torch.Tensor, ...],
 def _input_grad(g: torch.Tensor, w: tuple[torch.Tensor, ...], p: LayerPlan) -> torch.Tensor:
     """``dL/dh`` ``[T·B, C]`` from the output-gradient rows ``g``."""
     if p.whole >= 0:
-        tap, (a, b, c, d) = p.taps[p.whole], p.rows[p.whole]
-        dh = g[a:b].mm(w[tap.j].t())
+        dh = _out(g, p, p.whole).mm(w[p.taps[p.whole].j].t())
     else:
         dh = g.new_zeros(p.length * p.batch, w[0].shape[0])
-    for i, (tap, (a, b, c, d)) in enumerate(zip(p.taps, p.rows, strict=True)):
+    for i, tap in enumerate(p.taps):
         if i == p.whole:
             continue
         if p.strides == 1:
-            dh[c:d].addmm_(g[a:b], w[tap.j].t())
+            dh[p.rows[i][1]].addmm_(_out(g, p, i), w[tap.j].t())
         else:
             steps = dh.view(p.length, -1, dh.shape[1])
             n, s = tap.hi - tap.lo, p.strides
             steps[tap.first:tap.first + (n - 1) * s + 1:s] += \
-                g[a:b].mm(w[tap.j].t()).view(n, -1, dh.shape[1])
+                _out(g, p, i).mm(w[tap.j].t()).view(n, -1, dh.shape[1])
     return dh
 
 
@@ -183,16 +192,19 @@ class _ConvStack(torch.autograd.Function):
     def forward(ctx, x, plans, relus, *params):
         B, T, C = x.shape
         h = x.transpose(0, 1).reshape(T * B, C)           # rows; free if time-major
-        hs, ws = [h], []
+        hs, kernels = [h], []
         for i, p in enumerate(plans):
-            w = params[2 * i].permute(2, 1, 0).contiguous()   # [k, C, F]
-            taps = w.unbind(0)
+            # per tap a contiguous [C, F] kernel: one copy of the [F, C, k] weight, then views
+            w = params[2 * i].permute(2, 1, 0)
+            taps = (w.clone() if w.is_contiguous() else w.contiguous()).unbind(0)
             h = _layer_forward(h, taps, params[2 * i + 1], p)
             if relus[i]:
                 h.relu_()
             hs.append(h)
-            ws.append(w)
-        ctx.save_for_backward(*hs, *ws)
+            kernels.append(taps)
+        ctx.save_for_backward(*hs)
+        # copies, not the parameters, so kept on ctx as the per-tap views the backward uses
+        ctx.kernels = kernels
         ctx.plans, ctx.relus, ctx.batch = plans, relus, B
         ctx.has_bias = [params[2 * i + 1] is not None for i in range(len(plans))]
         return h.view(plans[-1].count, B, -1).transpose(0, 1)
@@ -202,15 +214,14 @@ class _ConvStack(torch.autograd.Function):
     def backward(ctx, dy):
         plans, relus, B = ctx.plans, ctx.relus, ctx.batch
         n = len(plans)
-        saved = ctx.saved_tensors
-        hs, ws = saved[:n + 1], saved[n + 1:]
+        hs, kernels = ctx.saved_tensors, ctx.kernels
         wanted = ctx.needs_input_grad
         grads: list[torch.Tensor | None] = [None] * (2 * n)
         g = dy.transpose(0, 1).reshape(-1, dy.shape[-1])
         for i in reversed(range(n)):
             if relus[i]:
                 g = torch.ops.aten.threshold_backward(g, hs[i + 1], 0.0)
-            taps = ws[i].unbind(0)
+            taps = kernels[i]
             if wanted[3 + 2 * i]:
                 grads[2 * i] = _weight_grad(hs[i], g, taps, plans[i])
             if ctx.has_bias[i] and wanted[4 + 2 * i]:
