@@ -65,3 +65,18 @@ def test_repeats_report_medians_of_times_and_of_paired_ratios(monkeypatch):
     assert out["settings"]["repeats"] == 3
     with pytest.raises(ConfigError, match="repeats"):
         bench.run(["gru"], epochs=2, repeats=0)
+
+
+def test_keras_time_is_the_median_epoch_after_the_first(tmp_path):
+    import sys
+
+    script = tmp_path / "fake_keras.py"
+    script.write_text(
+        "import json, sys\n"
+        "out = sys.argv[sys.argv.index('--out') + 1]\n"
+        "rec = {'epoch_s': [9.0, 1.0, 5.0, 1.2], 'mean_epoch_s_excl_first': 2.4,\n"
+        "       'first_epoch_s': 9.0, 'peak_rss_mb': 10.0, 'valid_mse': 0.02}\n"
+        "open(out, 'w').write(json.dumps(rec) + '\\n')\n")
+    k = bench.keras("gru", sys.executable, script, epochs=4, seed=1)
+    assert k["seconds_per_epoch"] == 1.2  # not the mean 2.4 a slow epoch pulls up
+    assert k["first_epoch_seconds"] == 9.0 and k["valid_mse"] == 0.02
