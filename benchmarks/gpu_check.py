@@ -55,6 +55,44 @@ def fused_checks(device: torch.device) -> list[dict]:
     return rows
 
 
+def conv_checks(device: torch.device) -> list[dict]:
+    """The fused convolution runs (time-major taps) against cuDNN's conv1d, layer by layer."""
+    import torch.nn.functional as F
+
+    from seqnets.layers import Conv1D
+    from seqnets.layers.conv import run_fused
+
+    rows = []
+    for label, specs in (
+            ("wavenet", [dict(filters=20, kernel_size=2, padding="causal", activation="relu",
+                              dilation_rate=r) for r in (1, 2, 4, 8)] + [dict(filters=10,
+                                                                              kernel_size=1)]),
+            ("strided+same", [dict(filters=8, kernel_size=4, strides=2, padding="valid"),
+                              dict(filters=8, kernel_size=3, padding="same",
+                                   activation="relu")])):
+        torch.manual_seed(0)
+        convs, channels = [], 3
+        for spec in specs:
+            convs.append(Conv1D(input_size=channels, **spec).to(device))
+            channels = spec["filters"]
+        x = torch.randn(16, 64, 3, device=device, requires_grad=True)
+        params = [p for c in convs for p in c.parameters()]
+        y = run_fused(convs, x)
+        grads = torch.autograd.grad(y.square().sum(), [x, *params])
+        ref = x
+        for c in convs:
+            left, right = c._pads(ref.shape[1])
+            h = F.conv1d(F.pad(ref.transpose(1, 2), (left, right)), c.weight, c.bias,
+                         stride=c.strides, dilation=c.dilation_rate).transpose(1, 2)
+            ref = torch.relu(h) if c.activation == "relu" else h
+        ref_grads = torch.autograd.grad(ref.square().sum(), [x, *params])
+        rows.append({
+            "run": label, "max_output_diff": float((y - ref).detach().abs().max()),
+            "max_grad_rel_diff": max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+                                     for a, b in zip(grads, ref_grads, strict=True))})
+    return rows
+
+
 def epoch_times(device: torch.device, budget: float) -> list[dict]:
     rows = []
     start = time.perf_counter()
@@ -89,8 +127,9 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-              "cudnn": torch.backends.cudnn.version(), "fused": fused_checks(device)}
-    print(json.dumps(result["fused"], indent=1), flush=True)
+              "cudnn": torch.backends.cudnn.version(), "fused": fused_checks(device),
+              "conv": conv_checks(device)}
+    print(json.dumps({k: result[k] for k in ("fused", "conv")}, indent=1), flush=True)
     result["epochs"] = epoch_times(device, args.budget)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "gpu_check.json").write_text(json.dumps(result, indent=1))

@@ -171,3 +171,17 @@ def test_mismatched_sizes_and_short_input_are_refused_clearly():
         run_fused([Conv1D(3, 2, padding="causal", input_size=2), c], torch.randn(2, 4, 2))
     with pytest.raises(ShapeError, match="built for 2 input features, got 1"):
         run_fused([a, Conv1D(3, 1, input_size=3)], torch.randn(2, 5, 1))
+
+
+def test_a_global_module_hook_sees_every_convolution():
+    model = seqnets.Sequential([Conv1D(3, 2, padding="causal", activation="relu")
+                                for _ in range(3)], input_size=2)
+    seen = []
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, args, out: seen.append(type(module).__name__))
+    try:
+        model(torch.randn(2, 6, 2))
+    finally:
+        handle.remove()
+    assert seen.count("Conv1D") == 3
+    assert fusable(model.layers[0])  # fused again once the hook is gone

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules import module as _torch_module
 
 from ..errors import ConfigError, ShapeError
 from . import activations
@@ -139,7 +140,14 @@ def fusable(layer: object) -> bool:
     kernel of at most 8 taps, and no hooks (a fused run calls no layer's ``forward``)."""
     return (type(layer) is Conv1D and layer.built and layer.groups == 1
             and layer.kernel_size <= _MAX_TAPS_KERNEL and layer.activation in _FUSED_ACTIVATIONS
-            and not (layer._forward_hooks or layer._forward_pre_hooks))
+            and not (layer._forward_hooks or layer._forward_pre_hooks or _global_hooks()))
+
+
+def _global_hooks() -> bool:
+    """Whether hooks for every module are registered (``register_module_forward_hook``;
+    torch keeps them in private module-level dicts)."""
+    return bool(getattr(_torch_module, "_global_forward_hooks", None)
+                or getattr(_torch_module, "_global_forward_pre_hooks", None))
 
 
 def run_fused(convs: list[Conv1D], x: torch.Tensor) -> torch.Tensor:

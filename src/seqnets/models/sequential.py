@@ -37,7 +37,8 @@ class Sequential(Layer):
 
     Consecutive plain ``Conv1D`` layers (ReLU or linear, no hooks) run as one fused
     autograd function (:func:`seqnets.layers.conv.run_fused`): the same values and gradients
-    as calling them one by one, several times less overhead; their ``forward`` is not called.
+    as calling them one by one, with the per-layer autograd and Python costs paid once per
+    run; their ``forward`` is not called.
 
     With an input size the model is built at once and :meth:`summary` lists each layer's
     output shape and parameter count; without one, layers build on the first call.
