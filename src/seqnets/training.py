@@ -183,7 +183,7 @@ def _batch_pairs(x: torch.Tensor, y: torch.Tensor, batch_size: int,
     same order, and memory bounded by the chunk (a dataset of window views is never copied
     whole)."""
     n = len(x)
-    if order is None:
+    if order is None or n == 0:
         for start in range(0, n, batch_size):
             yield x[start:start + batch_size], y[start:start + batch_size]
         return
