@@ -147,3 +147,17 @@ def test_chapter_splits_default_sizes():
 def test_chapter_splits_bad_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         chapter_splits(**kwargs)
+
+
+def test_the_peer_benchmark_generates_the_same_series():
+    # benchmarks/peers.py runs in the peers' own environment without seqnets, so it carries a
+    # copy of the generator: it must stay equal to ours or the comparison is off
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+    spec = importlib.util.spec_from_file_location("peers_benchmark", path)
+    peers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peers)
+    np.testing.assert_array_equal(peers.generate_time_series(64, 60, 42),
+                                  generate_time_series(64, 60, seed=42))

@@ -184,8 +184,8 @@ def _batch_pairs(x: torch.Tensor, y: torch.Tensor, batch_size: int,
     whole)."""
     n = len(x)
     if order is None or n == 0:
-        for start in range(0, n, batch_size):
-            yield x[start:start + batch_size], y[start:start + batch_size]
+        for rows in _batches(n, batch_size, None):
+            yield x[rows], y[rows]
         return
     row_bytes = x[0].numel() * x.element_size() + y[0].numel() * y.element_size()
     per_chunk = max(1, _GATHER_BYTES // max(1, row_bytes * batch_size)) * batch_size
