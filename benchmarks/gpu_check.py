@@ -190,10 +190,10 @@ def conv_paths(device: torch.device) -> list[dict]:
 
     x, y = _zoo_batch("wavenet", 7000, device)
     rows = []
-    default_taps = conv._MAX_TAPS_KERNEL
+    default_devices = conv._TAPS_DEVICES
     try:
-        for path, taps in (("taps", default_taps), ("cudnn_conv1d", 0)):
-            conv._MAX_TAPS_KERNEL = taps  # 0: every Conv1D takes F.conv1d, no fused runs
+        for path, devices in (("taps", ("cpu", device.type)), ("conv1d", ("none",))):
+            conv._TAPS_DEVICES = devices  # ("none",): every Conv1D takes F.conv1d
             for batch in (32, 1024):
                 model = sn.zoo.build("wavenet", seed=0).to(device)
                 hist = sn.fit(model, (x, y), epochs=3, batch_size=batch, seed=0, quiet=True)
@@ -202,7 +202,7 @@ def conv_paths(device: torch.device) -> list[dict]:
                              "loss": hist["loss"][-1]})
                 print(rows[-1], flush=True)
     finally:
-        conv._MAX_TAPS_KERNEL = default_taps
+        conv._TAPS_DEVICES = default_devices
     return rows
 
 

@@ -238,7 +238,8 @@ def test_predict_after_newer_history_of_the_same_series(fitted):
         fitted.predict(data=table().query("store == 'a'"), id="store")
     quarterly = table().assign(ds=lambda d: pd.date_range("1900-01-01", periods=2 * N,
                                                             freq="QS"))
-    with pytest.raises(DataError, match="steps by 'QS-JAN'|steps by 'QS'"):
+    # pandas versions name these dates QS-JAN or QS-OCT (the same quarter starts)
+    with pytest.raises(DataError, match=r"steps by 'QS(-[A-Z]{3})?'"):
         fitted.predict(data=quarterly.iloc[:N].assign(store="a").pipe(
             lambda d: pd.concat([d, d.assign(store="b")])), id="store")
     with pytest.raises(DataError, match="shorter than"):

@@ -291,3 +291,14 @@ def test_taps_product_equals_pytorch_conv1d(kernel_size, dilation, strides, padd
     reference = F.conv1d(F.pad(x.transpose(1, 2), (left, right)), conv.weight, conv.bias,
                          stride=strides, dilation=dilation).transpose(1, 2)
     torch.testing.assert_close(conv(x), reference, atol=1e-5, rtol=1e-5)
+
+
+def test_taps_run_on_cpu_and_other_devices_take_conv1d():
+    """The time-major taps are for CPU; on a GPU cuDNN's conv1d measured faster."""
+    from seqnets.layers.conv import fusable
+
+    conv = Conv1D(4, 2, padding="causal", input_size=3)
+    assert conv._takes_taps(torch.zeros(1, 5, 3)) and fusable(conv)
+    assert not conv._takes_taps(torch.zeros(1, 5, 3, device="meta"))
+    conv.to("meta")
+    assert not fusable(conv)

@@ -129,6 +129,10 @@ FUSABLE = {
     "simple_rnn_relu": lambda **kw: SimpleRNN(U + 1, activation="relu", **kw),
     "lstm": lambda **kw: LSTM(U + 1, **kw),
     "gru": lambda **kw: GRU(U + 1, **kw),
+    # no biases: the fused kernels run without their bias arguments
+    "simple_rnn_no_bias": lambda **kw: SimpleRNN(U + 1, use_bias=False, **kw),
+    "lstm_no_bias": lambda **kw: LSTM(U + 1, use_bias=False, **kw),
+    "gru_no_bias": lambda **kw: GRU(U + 1, use_bias=False, **kw),
 }
 
 
@@ -172,6 +176,9 @@ def test_fast_paths_equal_loop(kind, path, return_sequences, go_backwards, retur
             return _original(*args)
 
         monkeypatch.setattr(layer, method, spy)
+    if kind == "gru_no_bias" and path == "compiled":  # the compiled GRU needs its biases
+        assert layer._path(x0, None) == "loop"
+        return
     assert layer._path(x0, None) == path
     out_f, grads_f = _run_with_grads(layer, x0, init0)
     assert calls == (["_forward_fused"] if path == "fused" else []), calls
@@ -540,3 +547,15 @@ def test_empty_sequence_is_refused():
 def test_return_state_cannot_feed_a_sequential_model():
     with pytest.raises(ShapeError, match="return_state=True"):
         seqnets.Sequential([LSTM(3, return_state=True), Dense(1)], input_size=2)
+
+
+@pytest.mark.parametrize("make", [lambda: SimpleRNN(3, input_size=2),
+                                  lambda: LSTM(3, input_size=2)])
+def test_the_second_bias_of_the_fused_kernels_is_a_fixed_zero_outside_the_state_dict(make):
+    layer = make()
+    assert "_zero_recurrent_bias" not in layer.state_dict()
+    assert not layer._zero_recurrent_bias.requires_grad
+    layer(torch.randn(2, 4, 2)).sum().backward()
+    assert torch.count_nonzero(layer._zero_recurrent_bias) == 0
+    assert [w is v for w, v in zip(layer._fused_weights(), layer._fused_weights(), strict=True)] \
+        == [True] * 4  # the same tensors at every call: on CUDA they stay in one flat block

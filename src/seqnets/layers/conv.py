@@ -19,6 +19,10 @@ from .initializers import glorot_uniform_
 PADDINGS = ("valid", "same", "causal")
 _MAX_TAPS_KERNEL = 8  # above this, F.conv1d (its k products per tap cost more than one conv)
 _FUSED_ACTIVATIONS = ("relu", "linear")
+# Where the time-major taps run; elsewhere F.conv1d. On an H200, cuDNN's conv1d beat the
+# taps for the zoo's WaveNet (0.90 against 1.17 s/epoch at batch 32, 0.033 against 0.042 at
+# 1,024: benchmarks/gpu_check.py); on CPU the taps win (about twice as fast at batch 32).
+_TAPS_DEVICES = ("cpu",)
 
 
 def conv_output_length(length: int | None, kernel_size: int, strides: int, padding: str,
@@ -103,6 +107,11 @@ class Conv1D(Layer):
     def _pads(self, length: int) -> tuple[int, int]:
         return pads(self.geometry, length)
 
+    def _takes_taps(self, x: torch.Tensor) -> bool:
+        """Whether the time-major taps run this layer for tensors on ``x``'s device."""
+        return (self.groups == 1 and self.kernel_size <= _MAX_TAPS_KERNEL
+                and x.device.type in _TAPS_DEVICES)
+
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 3:
             raise ShapeError(f"Conv1D expects [batch, time, features], got {tuple(x.shape)}")
@@ -115,7 +124,7 @@ class Conv1D(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        if self.groups == 1 and self.kernel_size <= _MAX_TAPS_KERNEL:
+        if self._takes_taps(x):
             relu = self.activation == "relu"
             y = conv_stack(x, (self.geometry,), (relu,), [self.weight], [self.bias])
             return y if relu else self._act(y)
@@ -137,9 +146,9 @@ class Conv1D(Layer):
 def fusable(layer: object) -> bool:
     """Whether :class:`~seqnets.Sequential` may run ``layer`` inside a fused run of
     convolutions (:func:`run_fused`): a built plain Conv1D, ReLU or linear, no groups, a
-    kernel of at most 8 taps, and no hooks (a fused run calls no layer's ``forward``)."""
-    return (type(layer) is Conv1D and layer.built and layer.groups == 1
-            and layer.kernel_size <= _MAX_TAPS_KERNEL and layer.activation in _FUSED_ACTIVATIONS
+    kernel of at most 8 taps, on CPU, and no hooks (a fused run calls no layer's ``forward``)."""
+    return (type(layer) is Conv1D and layer.built and layer._takes_taps(layer.weight)
+            and layer.activation in _FUSED_ACTIVATIONS
             and not (layer._forward_hooks or layer._forward_pre_hooks or _global_hooks()))
 
 

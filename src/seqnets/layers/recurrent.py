@@ -248,13 +248,58 @@ class _FusedRNN(RNN):
     def from_config(cls, config: dict[str, Any]) -> _FusedRNN:
         return cls(**config)
 
-    def _fused_weights(self) -> list[torch.Tensor]:
+    def build(self, input_shape: Shape) -> None:
+        super().build(input_shape)
         c = self.cell
-        bias = c.bias if c.bias is not None else c.weight_ih.new_zeros(c.weight_ih.shape[0])
+        if c.bias is not None and getattr(c, "recurrent_bias", None) is None:
+            # PyTorch's kernels take two biases; Keras's SimpleRNN and LSTM have one. The
+            # second is a zero buffer kept for good, so that on CUDA it can live in the
+            # same flat block of memory as the weights (see _flatten_for_cudnn).
+            self.register_buffer("_zero_recurrent_bias", torch.zeros_like(c.bias),
+                                 persistent=False)
+
+    def _fused_weights(self) -> list[torch.Tensor]:
+        """The weights in the order PyTorch's fused kernels take them (no biases when the
+        cell has none)."""
+        c = self.cell
+        if c.bias is None:
+            return [c.weight_ih, c.weight_hh]
         recurrent_bias = getattr(c, "recurrent_bias", None)
         if recurrent_bias is None:
-            recurrent_bias = torch.zeros_like(bias)
-        return [c.weight_ih, c.weight_hh, bias, recurrent_bias]
+            recurrent_bias = self._zero_recurrent_bias
+        return [c.weight_ih, c.weight_hh, c.bias, recurrent_bias]
+
+    def _run_fused(self, op: Any, x: torch.Tensor, hx: Any) -> tuple[torch.Tensor, ...]:
+        weights = self._fused_weights()
+        return op(x, hx, weights, len(weights) == 4, 1, 0.0, self.training, False, True)
+
+    # cuDNN runs from one flat block of weights; weights elsewhere are copied there at every
+    # call, with a warning. As nn.LSTM does, the parameters become views into such a block
+    # whenever the layer moves to the GPU (the Parameter objects stay the same).
+    _CUDNN_MODE: str = ""
+
+    def _apply(self, fn: Any, recurse: bool = True) -> _FusedRNN:
+        out = super()._apply(fn, recurse)
+        self._flatten_for_cudnn()
+        return out
+
+    def _flatten_for_cudnn(self) -> None:
+        if not (self.built and self._can_fuse()):
+            return
+        weights = self._fused_weights()
+        first = weights[0]
+        if not (first.is_cuda and torch.backends.cudnn.is_acceptable(first)
+                and all(w.is_cuda and w.dtype == first.dtype for w in weights)
+                and len({w.data_ptr() for w in weights}) == len(weights)):
+            return
+        from torch.backends.cudnn import rnn as cudnn_rnn
+
+        mode = self._CUDNN_MODE or ("RNN_TANH" if self.cell.activation == "tanh"
+                                    else "RNN_RELU")
+        with torch.cuda.device_of(first), torch.no_grad():
+            torch._cudnn_rnn_flatten_weight(weights, len(weights), first.shape[1],
+                                            cudnn_rnn.get_cudnn_mode(mode), self.units,
+                                            0, 1, True, False)
 
 
 @register
@@ -277,8 +322,7 @@ class SimpleRNN(_FusedRNN):
 
     def _forward_fused(self, x, states):
         op = torch.rnn_tanh if self.cell.activation == "tanh" else torch.rnn_relu
-        out, h = op(x, states[0].unsqueeze(0), self._fused_weights(), True, 1, 0.0,
-                    self.training, False, True)
+        out, h = self._run_fused(op, x, states[0].unsqueeze(0))
         return out, (h.squeeze(0),)
 
 
@@ -292,6 +336,7 @@ class LSTM(_FusedRNN):
 
     cell_class = LSTMCell
     _cpu_prefers_fused = True
+    _CUDNN_MODE = "LSTM"
 
     def __init__(self, units: int, activation: str | None = "tanh",
                  recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
@@ -307,9 +352,7 @@ class LSTM(_FusedRNN):
         return c.activation == "tanh" and c.recurrent_activation == "sigmoid"
 
     def _forward_fused(self, x, states):
-        h0, c0 = (s.unsqueeze(0) for s in states)
-        out, h, c = torch.lstm(x, (h0, c0), self._fused_weights(), True, 1, 0.0,
-                               self.training, False, True)
+        out, h, c = self._run_fused(torch.lstm, x, tuple(s.unsqueeze(0) for s in states))
         return out, (h.squeeze(0), c.squeeze(0))
 
 
@@ -322,6 +365,7 @@ class GRU(_FusedRNN):
     """
 
     cell_class = GRUCell
+    _CUDNN_MODE = "GRU"
 
     def __init__(self, units: int, activation: str | None = "tanh",
                  recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
@@ -338,8 +382,7 @@ class GRU(_FusedRNN):
                 and c.recurrent_activation == "sigmoid")
 
     def _forward_fused(self, x, states):
-        out, h = torch.gru(x, states[0].unsqueeze(0), self._fused_weights(), True, 1, 0.0,
-                           self.training, False, True)
+        out, h = self._run_fused(torch.gru, x, states[0].unsqueeze(0))
         return out, (h.squeeze(0),)
 
 

@@ -20,7 +20,10 @@ def count_parameters(module: nn.Module) -> tuple[int, int]:
     """
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
-    frozen += sum(b.numel() for b in module.buffers() if b.is_floating_point())
+    # persistent buffers only: non-persistent ones are working memory, not model state
+    frozen += sum(b.numel() for m in module.modules() for name, b in m._buffers.items()
+                  if b is not None and b.is_floating_point()
+                  and name not in m._non_persistent_buffers_set)
     return trainable, frozen
 
 
