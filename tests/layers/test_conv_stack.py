@@ -11,11 +11,24 @@ from torch.autograd import gradcheck
 
 import seqnets
 from seqnets.errors import ShapeError
-from seqnets.layers import GRU, Conv1D, Dense
+from seqnets.layers import GRU, Conv1D, Dense, native
 from seqnets.layers.conv import fusable, run_fused
 
 HYPOTHESIS = settings(max_examples=30, deadline=None)
 PADDINGS = ("causal", "same", "valid")
+
+
+@pytest.fixture(autouse=True, scope="module", params=["native", "python"])
+def loops(request):
+    """Every test here runs twice: with the native (C++) loops and with the Python ones."""
+    if request.param == "native":
+        if native.conv_ops() is None:
+            pytest.skip("the native loops cannot be built on this machine")
+        yield request.param
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "conv_ops", lambda: None)
+        yield request.param
 
 
 def reference(convs, x):

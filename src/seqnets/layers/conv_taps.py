@@ -9,7 +9,9 @@ reads without a copy (anything else reads them as any strided tensor).
 
 A run of convolutions goes through :class:`_ConvStack`, one autograd function with a
 hand-written backward for the whole run: the per-layer autograd and Python costs, which
-otherwise cost as much as the products, are paid once per run.
+otherwise cost as much as the products, are paid once per run. On CPU its loops run in C++
+where the native library builds (:mod:`seqnets.layers.native`: the same operations in the
+same order, identical results); the Python loops below are the fallback and the reference.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from ..errors import ShapeError
+from . import native
 
 
 class Tap(NamedTuple):
@@ -99,15 +102,39 @@ def plan(geometries: tuple[Geometry, ...], length: int, batch: int) -> tuple[Lay
     return tuple(plans)
 
 
+class Run(NamedTuple):
+    """A run of convolutions over a given input: the layers' plans, and the same as flat
+    integers for the native loops (see ``csrc/conv_stack.cpp``)."""
+
+    plans: tuple[LayerPlan, ...]
+    relus: tuple[bool, ...]
+    biases: tuple[bool, ...]
+    code: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=512)
+def _run(geometries: tuple[Geometry, ...], relus: tuple[bool, ...], biases: tuple[bool, ...],
+         length: int, batch: int) -> Run:
+    plans = plan(geometries, length, batch)
+    code: list[int] = []
+    for p, relu, bias in zip(plans, relus, biases, strict=True):
+        code += [p.length, p.count, p.batch, p.strides, p.full, p.whole, int(relu), int(bias),
+                 len(p.taps)]
+        for tap, (out, rows) in zip(p.taps, p.rows, strict=True):
+            code += [tap.j, out.start, out.stop, rows.start, rows.stop, tap.first,
+                     tap.hi - tap.lo]
+    return Run(plans, relus, biases, tuple(code))
+
+
 def conv_stack(x: torch.Tensor, geometries: tuple[Geometry, ...], relus: tuple[bool, ...],
                weights: list[torch.Tensor], biases: list[torch.Tensor | None]) -> torch.Tensor:
     """Convolutions in sequence, each ``relu`` or linear: ``[B, T, C] → [B, T', F]``.
 
     ``weights[i]``: ``[F_i, C_i, k_i]`` (PyTorch's layout); ``biases[i]``: ``[F_i]`` or None.
     """
-    plans = plan(geometries, x.shape[1], x.shape[0])
+    run = _run(geometries, relus, tuple(b is not None for b in biases), x.shape[1], x.shape[0])
     params = [p for pair in zip(weights, biases, strict=True) for p in pair]
-    return _ConvStack.apply(x, plans, relus, *params)
+    return _ConvStack.apply(x, run, *params)
 
 
 def _rows(h: torch.Tensor, p: LayerPlan, i: int) -> torch.Tensor:
@@ -186,51 +213,73 @@ class _ConvStack(torch.autograd.Function):
 
     Keeps each layer's input rows (the ReLU's output doubles as its mask) and the kernels
     rearranged to ``[k, C, F]``; the backward walks the run in reverse with the same
-    per-tap products transposed."""
+    per-tap products transposed. The loops run natively where possible, else here."""
 
     @staticmethod
-    def forward(ctx, x, plans, relus, *params):
+    def forward(ctx, x, run, *params):
         B, T, C = x.shape
         h = x.transpose(0, 1).reshape(T * B, C)           # rows; free if time-major
-        hs, kernels = [h], []
-        for i, p in enumerate(plans):
-            # per tap a contiguous [C, F] kernel: one copy of the [F, C, k] weight, then views
-            w = params[2 * i].permute(2, 1, 0)
-            taps = (w.clone() if w.is_contiguous() else w.contiguous()).unbind(0)
-            h = _layer_forward(h, taps, params[2 * i + 1], p)
-            if relus[i]:
-                h.relu_()
-            hs.append(h)
-            kernels.append(taps)
+        ops = native.conv_ops() if x.device.type == "cpu" else None
+        n = len(run.plans)
+        if ops is not None:
+            biases = [b if b is not None else h for b in params[1::2]]  # h: a placeholder
+            out = ops.stack_forward(h, list(params[0::2]), biases, run.code)
+            hs, kernels = out[:n + 1], out[n + 1:]
+        else:
+            hs, kernels = [h], []
+            for i, p in enumerate(run.plans):
+                # per tap a contiguous [C, F] kernel: one copy of the [F, C, k] weight
+                w = params[2 * i].permute(2, 1, 0)
+                kernel = w.clone() if w.is_contiguous() else w.contiguous()
+                h = _layer_forward(h, kernel.unbind(0), params[2 * i + 1], p)
+                if run.relus[i]:
+                    h.relu_()
+                hs.append(h)
+                kernels.append(kernel)
         ctx.save_for_backward(*hs)
-        # copies, not the parameters, so kept on ctx as the per-tap views the backward uses
-        ctx.kernels = kernels
-        ctx.plans, ctx.relus, ctx.batch = plans, relus, B
-        ctx.has_bias = [params[2 * i + 1] is not None for i in range(len(plans))]
-        return h.view(plans[-1].count, B, -1).transpose(0, 1)
+        # copies, not the parameters, so kept on ctx
+        ctx.kernels, ctx.run, ctx.batch, ctx.native = kernels, run, B, ops
+        return hs[-1].view(run.plans[-1].count, B, -1).transpose(0, 1)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy):
-        plans, relus, B = ctx.plans, ctx.relus, ctx.batch
-        n = len(plans)
-        hs, kernels = ctx.saved_tensors, ctx.kernels
-        wanted = ctx.needs_input_grad
-        grads: list[torch.Tensor | None] = [None] * (2 * n)
+        run, B = ctx.run, ctx.batch
+        plans = run.plans
         g = dy.transpose(0, 1).reshape(-1, dy.shape[-1])
-        for i in reversed(range(n)):
-            if relus[i]:
-                g = torch.ops.aten.threshold_backward(g, hs[i + 1], 0.0)
-            taps = kernels[i]
-            if wanted[3 + 2 * i]:
-                grads[2 * i] = _weight_grad(hs[i], g, taps, plans[i])
-            if ctx.has_bias[i] and wanted[4 + 2 * i]:
-                grads[2 * i + 1] = g.sum(0)
-            if i == 0 and not wanted[0]:
-                return (None, None, None, *grads)
-            g = _input_grad(g, taps, plans[i])
+        wanted = (ctx.needs_input_grad[0], *ctx.needs_input_grad[2:])
+        if ctx.native is not None:
+            grads = ctx.native.stack_backward(g, ctx.saved_tensors, ctx.kernels, run.code,
+                                              [int(w) for w in wanted])
+            g = grads[0]
+            grads = grads[1:]
+        else:
+            g, grads = _backward(g, ctx.saved_tensors, ctx.kernels, run, wanted)
+        if g is None:
+            return (None, None, *grads)
         dx = g.view(plans[0].length, B, -1).transpose(0, 1)
-        return (dx, None, None, *grads)
+        return (dx, None, *grads)
 
 
-__all__ = ["Geometry", "conv_stack", "pads", "plan"]
+def _backward(g: torch.Tensor, hs: tuple[torch.Tensor, ...], kernels: list[torch.Tensor],
+              run: Run, wanted: tuple[bool, ...]
+              ) -> tuple[torch.Tensor | None, list[torch.Tensor | None]]:
+    """The Python loops of the backward: (input-rows gradient or None, parameter grads)."""
+    n = len(run.plans)
+    grads: list[torch.Tensor | None] = [None] * (2 * n)
+    for i in reversed(range(n)):
+        p = run.plans[i]
+        if run.relus[i]:
+            g = torch.ops.aten.threshold_backward(g, hs[i + 1], 0.0)
+        taps = kernels[i].unbind(0)
+        if wanted[1 + 2 * i]:
+            grads[2 * i] = _weight_grad(hs[i], g, taps, p)
+        if run.biases[i] and wanted[2 + 2 * i]:
+            grads[2 * i + 1] = g.sum(0)
+        if i == 0 and not wanted[0]:
+            return None, grads
+        g = _input_grad(g, taps, p)
+    return g, grads
+
+
+__all__ = ["Geometry", "Run", "conv_stack", "pads", "plan"]

@@ -1,0 +1,121 @@
+"""Native (C++) loops for the fused convolution runs, built once on first use and cached.
+
+At the chapter's sizes a convolution run is bound by the interpreter's cost per operation,
+not by arithmetic; ``csrc/conv_stack.cpp`` runs the same ATen operations as the Python
+loops of :mod:`seqnets.layers.conv_taps`, in the same order (identical results), from C++.
+
+It is compiled with PyTorch's extension builder (a C++ compiler and ninja: the ``fast``
+extra installs ninja) the first time a process needs it, which takes about half a minute,
+and cached under ``$SEQNETS_CACHE`` (default ``~/.cache/seqnets``), keyed by the source,
+the torch version and the platform. Without a compiler the Python loops run, after one
+warning. ``SEQNETS_NATIVE=0`` turns the native loops off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SOURCE = Path(__file__).with_name("csrc") / "conv_stack.cpp"
+
+_lock = threading.Lock()
+_loaded: dict[str, Any] = {}  # library name -> its torch.ops namespace, or None if unavailable
+
+
+def enabled() -> bool:
+    """Whether the native loops may be used (``SEQNETS_NATIVE`` is not ``0``)."""
+    return os.environ.get("SEQNETS_NATIVE", "1").strip().lower() not in ("0", "false", "off")
+
+
+def library_name() -> str:
+    """The library's name: it changes with the source, the torch version and the platform."""
+    return _name_for(SOURCE, torch.__version__)
+
+
+@functools.lru_cache(maxsize=8)
+def _name_for(source: Path, torch_version: str) -> str:  # read once: asked at every run
+    key = b"\0".join([source.read_bytes(), torch_version.encode(),
+                      platform.machine().encode(), platform.system().encode()])
+    return "seqnets_conv_" + hashlib.sha256(key).hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    """Where built libraries are kept."""
+    root = os.environ.get("SEQNETS_CACHE") or Path.home() / ".cache" / "seqnets"
+    return Path(root) / "native"
+
+
+def conv_ops() -> Any | None:
+    """The ``torch.ops`` namespace holding ``stack_forward`` and ``stack_backward``, built
+    if need be; None when turned off or unavailable (the Python loops run then)."""
+    if not enabled():
+        return None
+    name = library_name()
+    if name in _loaded:
+        return _loaded[name]
+    with _lock:
+        if name not in _loaded:
+            _loaded[name] = _load(name)
+    return _loaded[name]
+
+
+def _load(name: str) -> Any | None:
+    folder = cache_dir() / name
+    built = folder / f"{name}.so"
+    try:
+        if built.is_file():
+            try:
+                torch.ops.load_library(str(built))
+                return getattr(torch.ops, name)
+            except (OSError, RuntimeError):
+                pass  # a stale or partial file: build it again
+        _build(name, folder)
+        return getattr(torch.ops, name)
+    except Exception as err:  # noqa: BLE001 - any build failure means: use the Python loops
+        warnings.warn(f"seqnets: the native convolution loops could not be built ({err!s:.300}); "
+                      "the Python loops run instead (same results, slower). Set "
+                      "SEQNETS_NATIVE=0 to skip the attempt.", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _build(name: str, folder: Path) -> None:
+    from torch.utils import cpp_extension
+
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"seqnets: building the native convolution loops once (about 30 s) in {folder}",
+          file=sys.stderr, flush=True)
+    with _ninja_on_path():
+        cpp_extension.load(name, sources=[str(SOURCE)], build_directory=str(folder),
+                           extra_cflags=["-O2", f"-DSEQNETS_LIBRARY={name}"],
+                           is_python_module=False, verbose=False)
+
+
+@contextlib.contextmanager
+def _ninja_on_path():
+    """PyTorch's builder runs ``ninja`` from PATH; the ``ninja`` package's copy sits in the
+    environment's bin folder, which is not on PATH when the environment is not activated."""
+    if shutil.which("ninja"):
+        yield
+        return
+    try:
+        import ninja
+    except ImportError:
+        yield  # the builder will say that ninja is missing
+        return
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + before
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before

@@ -1,0 +1,87 @@
+"""The native (C++) loops of the convolution runs: identical to the Python loops, built once
+and cached, and a clean fallback where they cannot be built."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from seqnets.layers import Conv1D, native
+from seqnets.models import Sequential
+
+needs_native = pytest.mark.skipif(native.conv_ops() is None,
+                                  reason="the native loops cannot be built on this machine")
+
+
+def run_model(seed, strides=1):
+    torch.manual_seed(seed)
+    layers = [Conv1D(5, 3, strides=strides, padding="valid", input_size=2),
+              *(Conv1D(5, 2, padding="causal", activation="relu", dilation_rate=d)
+                for d in (1, 2, 4)),
+              Conv1D(3, 1, use_bias=False)]
+    return Sequential(layers, input_shape=(None, 2), seed=seed)
+
+
+@needs_native
+@pytest.mark.parametrize("strides", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_native_loops_equal_the_python_loops_bitwise(strides, dtype, monkeypatch):
+    results = []
+    for use_native in (True, False):
+        if not use_native:
+            monkeypatch.setattr(native, "conv_ops", lambda: None)
+        model = run_model(3, strides).to(dtype)
+        x = torch.randn(4, 23, 2, dtype=dtype, generator=torch.Generator().manual_seed(1),
+                        requires_grad=True)
+        y = model(x)
+        grads = torch.autograd.grad(y.square().sum(), [x, *model.parameters()])
+        results.append((y.detach(), grads))
+    (y_native, g_native), (y_python, g_python) = results
+    assert torch.equal(y_native, y_python)
+    for a, b in zip(g_native, g_python, strict=True):
+        assert torch.equal(a, b)
+
+
+@needs_native
+def test_only_the_wanted_gradients_are_computed():
+    model = run_model(0)
+    model.layers[0].weight.requires_grad_(False)
+    x = torch.randn(2, 9, 2)  # no gradient wanted for the input
+    model(x).sum().backward()
+    assert model.layers[0].weight.grad is None
+    assert model.layers[0].bias.grad is not None and model.layers[1].weight.grad is not None
+
+
+def test_turned_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("SEQNETS_NATIVE", "0")
+    assert not native.enabled() and native.conv_ops() is None
+    model = run_model(0)
+    assert model(torch.randn(2, 9, 2)).shape == (2, 7, 3)  # the Python loops run
+
+
+def test_the_library_name_follows_the_source(tmp_path, monkeypatch):
+    name = native.library_name()
+    assert name.startswith("seqnets_conv_") and name == native.library_name()
+    changed = tmp_path / "conv_stack.cpp"
+    changed.write_text(native.SOURCE.read_text() + "\n// changed\n")
+    monkeypatch.setattr(native, "SOURCE", changed)
+    assert native.library_name() != name
+
+
+def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQNETS_CACHE", str(tmp_path))
+    monkeypatch.setattr(native, "_loaded", {})
+
+    def broken(name, folder):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(native, "_build", broken)
+    with pytest.warns(RuntimeWarning, match="no C.. compiler.*Python loops run instead"):
+        assert native.conv_ops() is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # remembered: no second attempt, no second warning
+        assert native.conv_ops() is None
+    model = run_model(0)
+    assert model(torch.randn(2, 9, 2)).shape == (2, 7, 3)
