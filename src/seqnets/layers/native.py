@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "conv_stack.cpp"
+FLAGS = ("-O3",)  # -O3: GCC vectorises the bias and ReLU passes only from -O3
 
 _lock = threading.Lock()
 _loaded: dict[str, Any] = {}  # library name -> its torch.ops namespace, or None if unavailable
@@ -39,13 +40,14 @@ def enabled() -> bool:
 
 
 def library_name() -> str:
-    """The library's name: it changes with the source, the torch version and the platform."""
+    """The library's name: it changes with the source, the compiler flags, the torch version
+    and the platform."""
     return _name_for(SOURCE, torch.__version__)
 
 
 @functools.lru_cache(maxsize=8)
 def _name_for(source: Path, torch_version: str) -> str:  # read once: asked at every run
-    key = b"\0".join([source.read_bytes(), torch_version.encode(),
+    key = b"\0".join([source.read_bytes(), torch_version.encode(), " ".join(FLAGS).encode(),
                       platform.machine().encode(), platform.system().encode()])
     return "seqnets_conv_" + hashlib.sha256(key).hexdigest()[:16]
 
@@ -97,7 +99,7 @@ def _build(name: str, folder: Path) -> None:
           file=sys.stderr, flush=True)
     with _ninja_on_path():
         cpp_extension.load(name, sources=[str(SOURCE)], build_directory=str(folder),
-                           extra_cflags=["-O2", f"-DSEQNETS_LIBRARY={name}"],
+                           extra_cflags=[*FLAGS, f"-DSEQNETS_LIBRARY={name}"],
                            is_python_module=False, verbose=False)
 
 

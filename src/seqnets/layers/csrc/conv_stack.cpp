@@ -1,9 +1,11 @@
 // Native loops of seqnets' fused convolution runs (seqnets/layers/conv_taps.py).
 //
-// The same ATen operations, in the same order, as the Python loops of _ConvStack, so the
-// results are identical; what goes away is the interpreter's cost per operation, which at
-// the chapter's sizes is as large as the operations themselves. Built on first use by
-// seqnets/layers/native.py and registered as torch.ops.<library>.stack_{forward,backward}.
+// The computation of the Python loops of _ConvStack, without the interpreter's cost per
+// operation, which at the chapter's sizes is as large as the operations themselves. The
+// matrix products are the same ATen calls; the bias and the ReLU are applied in one pass
+// over the output (not folded into the first product), and the ReLU's gradient and the
+// bias gradient taken in one pass, so results match the Python loops to rounding. Built on
+// first use by seqnets/layers/native.py; registered as torch.ops.<library>.stack_*.
 //
 // A run is described by a flat list of integers, per layer:
 //   length, count, batch, strides, full, whole, relu, has_bias, ntaps, then per tap:
@@ -11,6 +13,8 @@
 // (rows of time-major memory; see LayerPlan, Tap and _run in conv_taps.py).
 
 #include <ATen/ATen.h>
+#include <ATen/AccumulateType.h>
+#include <ATen/Dispatch.h>
 #include <torch/library.h>
 
 #include <optional>
@@ -64,6 +68,69 @@ Tensor input_rows(const Tensor& h, const Layer& layer, const Tap& tap) {
   return rows(h, tap.in_lo, tap.in_hi);
 }
 
+// y <- relu(y + bias) in one pass (either part optional); y is contiguous [rows, F]. The
+// loops are kept free of branches on the data so that they vectorise (a data-dependent
+// branch on random signs costs more than the arithmetic).
+void bias_relu_(Tensor& y, const Tensor& bias, bool has_bias, bool relu) {
+  if (!has_bias && !relu) return;
+  const auto b = has_bias ? bias.contiguous() : Tensor();
+  AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "seqnets_bias_relu", [&] {
+    scalar_t* __restrict__ out = y.data_ptr<scalar_t>();
+    const int64_t n = y.size(0), f = y.size(1);
+    if (!has_bias) {
+      for (int64_t i = 0; i < n * f; ++i) out[i] = out[i] < 0 ? scalar_t(0) : out[i];
+      return;
+    }
+    const scalar_t* __restrict__ add = b.data_ptr<scalar_t>();
+    for (int64_t r = 0; r < n; ++r, out += f) {
+      if (relu) {
+        for (int64_t c = 0; c < f; ++c) {
+          const scalar_t v = out[c] + add[c];
+          out[c] = v < 0 ? scalar_t(0) : v;  // NaN stays NaN, as with torch.relu
+        }
+      } else {
+        for (int64_t c = 0; c < f; ++c) out[c] += add[c];
+      }
+    }
+  });
+}
+
+// The ReLU's gradient (zero where the output is <= 0, as threshold_backward) and the column
+// sums of the result (the bias gradient), in two passes over cached rows. Returns
+// {gradient after the ReLU, sums}; the sums undefined when not asked for.
+std::pair<Tensor, Tensor> relu_bias_grad(const Tensor& g_in, const Tensor& out_in, bool relu,
+                                         bool sums) {
+  const auto g = g_in.contiguous();
+  Tensor masked = relu ? at::empty_like(g) : g;
+  Tensor total = sums ? at::empty({g.size(1)}, g.options()) : Tensor();
+  if (!relu && !sums) return {masked, total};
+  const auto out = relu ? out_in.contiguous() : Tensor();
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "seqnets_relu_bias_grad", [&] {
+    using acc_t = at::acc_type<scalar_t, false>;
+    const int64_t n = g.size(0), f = g.size(1);
+    if (relu) {
+      const scalar_t* __restrict__ src = g.data_ptr<scalar_t>();
+      const scalar_t* __restrict__ mask = out.data_ptr<scalar_t>();
+      scalar_t* __restrict__ dst = masked.data_ptr<scalar_t>();
+      for (int64_t i = 0; i < n * f; ++i) {
+        const scalar_t v = src[i];  // loaded unconditionally, so the select vectorises
+        dst[i] = mask[i] <= 0 ? scalar_t(0) : v;
+      }
+    }
+    if (sums) {
+      std::vector<acc_t> acc(f, acc_t(0));
+      acc_t* __restrict__ a = acc.data();
+      const scalar_t* row = masked.data_ptr<scalar_t>();
+      for (int64_t r = 0; r < n; ++r, row += f) {
+        for (int64_t c = 0; c < f; ++c) a[c] += row[c];
+      }
+      scalar_t* t = total.data_ptr<scalar_t>();
+      for (int64_t c = 0; c < f; ++c) t[c] = static_cast<scalar_t>(a[c]);
+    }
+  });
+  return {masked, total};
+}
+
 }  // namespace
 
 // Returns the rows entering every layer and the last layer's output (n + 1 tensors), then
@@ -86,18 +153,16 @@ std::vector<Tensor> stack_forward(const Tensor& x_rows, at::TensorList weights,
     Tensor y;
     if (layer.full >= 0) {
       const Tap& tap = layer.taps[layer.full];
-      const auto in = input_rows(h, layer, tap);
-      y = layer.has_bias ? at::addmm(biases[l], in, kernel[tap.j]) : at::mm(in, kernel[tap.j]);
+      y = at::mm(input_rows(h, layer, tap), kernel[tap.j]);
     } else {
       y = at::zeros({layer.count * layer.batch, kernel.size(2)}, h.options());
-      if (layer.has_bias) y.add_(biases[l]);
     }
     for (int64_t i = 0; i < static_cast<int64_t>(layer.taps.size()); ++i) {
       if (i == layer.full) continue;
       const Tap& tap = layer.taps[i];
       rows(y, tap.out_lo, tap.out_hi).addmm_(input_rows(h, layer, tap), kernel[tap.j]);
     }
-    if (layer.relu) y.relu_();
+    bias_relu_(y, biases[l], layer.has_bias, layer.relu);
     hs.push_back(y);
     kernels.push_back(kernel);
     h = y;
@@ -123,7 +188,10 @@ std::vector<std::optional<Tensor>> stack_backward(const Tensor& dy_rows, at::Ten
     const Layer& layer = layers[l];
     const Tensor& kernel = kernels[l];
     const Tensor& h = hs[l];
-    if (layer.relu) g = at::threshold_backward(g, hs[l + 1], 0.0);  // the output is the mask
+    const bool bias_wanted = layer.has_bias && wanted[2 + 2 * l];
+    auto [masked, bias_grad] = relu_bias_grad(g, hs[l + 1], layer.relu, bias_wanted);
+    g = masked;  // the ReLU's output is its mask
+    if (bias_wanted) grads[2 + 2 * l] = bias_grad;
     if (wanted[1 + 2 * l]) {
       const int64_t k = kernel.size(0);
       std::vector<Tensor> per_tap(k);
@@ -139,7 +207,6 @@ std::vector<std::optional<Tensor>> stack_backward(const Tensor& dy_rows, at::Ten
         grads[1 + 2 * l] = at::stack(per_tap, 2);
       }
     }
-    if (layer.has_bias && wanted[2 + 2 * l]) grads[2 + 2 * l] = g.sum(0);
     if (l == 0 && !wanted[0]) return grads;
     Tensor dh;
     if (layer.whole >= 0) {
