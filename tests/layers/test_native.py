@@ -101,3 +101,19 @@ def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
         assert native.conv_ops() is None
     model = run_model(0)
     assert model(torch.randn(2, 9, 2)).shape == (2, 7, 3)
+
+
+def test_the_ninja_package_is_found_off_path(tmp_path, monkeypatch):
+    """Run from an environment that is not activated, the build still finds the ``ninja``
+    that the ``fast`` extra installs (and PATH is restored afterwards)."""
+    ninja = pytest.importorskip("ninja")
+    from torch.utils import cpp_extension
+
+    seen = {}
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
+    monkeypatch.setattr(cpp_extension, "load",
+                        lambda *a, **k: seen.setdefault("path", native.os.environ["PATH"]))
+    before = native.os.environ.get("PATH", "")
+    native._build("seqnets_conv_test", tmp_path / "build")
+    assert seen["path"].split(native.os.pathsep)[0] == ninja.BIN_DIR
+    assert native.os.environ.get("PATH", "") == before
