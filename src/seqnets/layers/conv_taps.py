@@ -10,8 +10,8 @@ reads without a copy (anything else reads them as any strided tensor).
 A run of convolutions goes through :class:`_ConvStack`, one autograd function with a
 hand-written backward for the whole run: the per-layer autograd and Python costs, which
 otherwise cost as much as the products, are paid once per run. On CPU its loops run in C++
-where the native library builds (:mod:`seqnets.layers.native`: the same operations in the
-same order, identical results); the Python loops below are the fallback and the reference.
+where the native library builds (:mod:`seqnets.layers.native`: the same products, equal
+results to rounding); the Python loops below are the fallback and the reference.
 """
 
 from __future__ import annotations

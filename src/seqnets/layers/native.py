@@ -1,14 +1,15 @@
 """Native (C++) loops for the fused convolution runs, built once on first use and cached.
 
 At the chapter's sizes a convolution run is bound by the interpreter's cost per operation,
-not by arithmetic; ``csrc/conv_stack.cpp`` runs the same ATen operations as the Python
-loops of :mod:`seqnets.layers.conv_taps`, in the same order (identical results), from C++.
+not by arithmetic; ``csrc/conv_stack.cpp`` runs the computation of the Python loops of
+:mod:`seqnets.layers.conv_taps` from C++: the same matrix products, with the bias and the
+ReLU (and their gradients) in single vectorised passes, so results equal to rounding.
 
 It is compiled with PyTorch's extension builder (a C++ compiler and ninja: the ``fast``
 extra installs ninja) the first time a process needs it, which takes about half a minute,
 and cached under ``$SEQNETS_CACHE`` (default ``~/.cache/seqnets``), keyed by the source,
-the torch version and the platform. Without a compiler the Python loops run, after one
-warning. ``SEQNETS_NATIVE=0`` turns the native loops off.
+the compiler flags, the torch version and the platform. Without a compiler the Python
+loops run, after one warning. ``SEQNETS_NATIVE=0`` turns the native loops off.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def _load(name: str) -> Any | None:
         return getattr(torch.ops, name)
     except Exception as err:  # noqa: BLE001 - any build failure means: use the Python loops
         warnings.warn(f"seqnets: the native convolution loops could not be built ({err!s:.300}); "
-                      "the Python loops run instead (same results, slower). Set "
-                      "SEQNETS_NATIVE=0 to skip the attempt.", RuntimeWarning, stacklevel=3)
+                      "the Python loops run instead (the same results to rounding, slower). "
+                      "Set SEQNETS_NATIVE=0 to skip the attempt.", RuntimeWarning, stacklevel=3)
         return None
 
 
