@@ -38,3 +38,17 @@ def test_bad_seeds_are_refused(capsys):
         main(["reproduce", "--seeds", "a,b"])
     assert exit_info.value.code == 2
     assert "seeds must be integers" in capsys.readouterr().err
+
+
+def test_native_command_builds_or_reports(capsys, monkeypatch):
+    from seqnets.layers import native
+
+    if native.conv_ops() is None:
+        assert main(["native"]) == 1
+        assert "error" in capsys.readouterr().err
+    else:
+        assert main(["native"]) == 0
+        assert native.library_name() in capsys.readouterr().out
+    monkeypatch.setenv("SEQNETS_NATIVE", "0")
+    assert main(["native"]) == 0
+    assert "turned off" in capsys.readouterr().out

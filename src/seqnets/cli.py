@@ -16,6 +16,7 @@ import argparse
 import re
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .errors import ConfigError, SeqnetsError
@@ -325,6 +326,24 @@ def as_flags(message: str) -> str:
                        message)
 
 
+def _native() -> int:
+    from .layers import native
+
+    if not native.enabled():
+        print("seqnets: the native loops are turned off (SEQNETS_NATIVE=0)")
+        return 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ops = native.conv_ops()
+    if ops is None:
+        reason = str(caught[0].message) if caught else "unavailable"
+        print(f"seqnets: error: {reason}", file=sys.stderr)
+        return 1
+    folder = native.cache_dir() / native.library_name()
+    print(f"seqnets: native convolution loops ready in {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqnets", description="Sequence models with RNNs and CNNs on PyTorch.")
@@ -357,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--keras-script", default=None,
                    help="path of keras_ch15.py (default: ../shared/peers/ beside the checkout)")
     b.add_argument("--out", default="bench-results.json", help="JSON output file")
+    sub.add_parser("native", help="build the native convolution loops now (else they build "
+                   "on first use) and say where they are; for images and offline machines")
     z = sub.add_parser("zoo", help="list the model zoo, or print one model's summary")
     z.add_argument("name", nargs="?", help="a model name")
 
@@ -412,6 +433,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _zoo(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "native":
+            return _native()
         commands = {"train": _train, "forecast": _forecast, "backtest": _backtest,
                     "impute": _impute}
         if args.command in commands:

@@ -29,7 +29,8 @@ from typing import Any
 import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "conv_stack.cpp"
-FLAGS = ("-O3",)  # -O3: GCC vectorises the bias and ReLU passes only from -O3
+# -O3: GCC vectorises the bias and ReLU passes only from -O3 (MSVC takes /O2)
+FLAGS = ("/O2",) if os.name == "nt" else ("-O3",)
 
 _lock = threading.Lock()
 _loaded: dict[str, Any] = {}  # library name -> its torch.ops namespace, or None if unavailable
