@@ -90,7 +90,11 @@ def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQNETS_CACHE", str(tmp_path))
     monkeypatch.setattr(native, "_loaded", {})
 
+    attempts = []
+
     def broken(name, folder):
+        attempts.append(name)
+        folder.mkdir(parents=True, exist_ok=True)
         raise RuntimeError("no C++ compiler")
 
     monkeypatch.setattr(native, "_build", broken)
@@ -101,6 +105,14 @@ def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
         assert native.conv_ops() is None
     model = run_model(0)
     assert model(torch.randn(2, 9, 2)).shape == (2, 7, 3)
+    # another process: the failure is remembered on disk, not built again
+    monkeypatch.setattr(native, "_loaded", {})
+    with pytest.warns(RuntimeWarning, match="an earlier build failed.*no C.. compiler"):
+        assert native.conv_ops() is None
+    assert len(attempts) == 1
+    with pytest.warns(RuntimeWarning, match="no C.. compiler"):  # retry=True builds again
+        assert native.conv_ops(retry=True) is None
+    assert len(attempts) == 2
 
 
 def test_the_ninja_package_is_found_off_path(tmp_path, monkeypatch):

@@ -60,23 +60,26 @@ def cache_dir() -> Path:
     return Path(root) / "native"
 
 
-def conv_ops() -> Any | None:
+def conv_ops(retry: bool = False) -> Any | None:
     """The ``torch.ops`` namespace holding ``stack_forward`` and ``stack_backward``, built
-    if need be; None when turned off or unavailable (the Python loops run then)."""
+    if need be; None when turned off or unavailable (the Python loops run then).
+
+    A failed build is remembered on disk, so that later processes do not spend the time
+    again; ``retry=True`` (what ``seqnets native`` does) forgets it and tries anew."""
     if not enabled():
         return None
     name = library_name()
-    if name in _loaded:
+    if name in _loaded and not retry:
         return _loaded[name]
     with _lock:
-        if name not in _loaded:
-            _loaded[name] = _load(name)
+        if name not in _loaded or retry:
+            _loaded[name] = _load(name, retry)
     return _loaded[name]
 
 
-def _load(name: str) -> Any | None:
+def _load(name: str, retry: bool) -> Any | None:
     folder = cache_dir() / name
-    built = folder / f"{name}.so"
+    built, failed = folder / f"{name}.so", folder / "build-failed.txt"
     try:
         if built.is_file():
             try:
@@ -84,10 +87,19 @@ def _load(name: str) -> Any | None:
                 return getattr(torch.ops, name)
             except (OSError, RuntimeError):
                 pass  # a stale or partial file: build it again
-        _build(name, folder)
+        if failed.is_file() and not retry:
+            raise RuntimeError(f"an earlier build failed: {failed.read_text()[:300]}; "
+                               "`seqnets native` tries again")
+        failed.unlink(missing_ok=True)
+        try:
+            _build(name, folder)
+        except Exception as err:
+            with contextlib.suppress(OSError):
+                failed.write_text(str(err))
+            raise
         return getattr(torch.ops, name)
     except Exception as err:  # noqa: BLE001 - any build failure means: use the Python loops
-        warnings.warn(f"seqnets: the native convolution loops could not be built ({err!s:.300}); "
+        warnings.warn(f"seqnets: the native convolution loops are unavailable ({err!s:.400}); "
                       "the Python loops run instead (the same results to rounding, slower). "
                       "Set SEQNETS_NATIVE=0 to skip the attempt.", RuntimeWarning, stacklevel=3)
         return None
