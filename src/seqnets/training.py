@@ -192,8 +192,8 @@ def _batch_pairs(x: torch.Tensor, y: torch.Tensor, batch_size: int,
     for begin in range(0, n, per_chunk):
         idx = order[begin:begin + per_chunk]
         xc, yc = x[idx], y[idx]
-        for start in range(0, len(idx), batch_size):
-            yield xc[start:start + batch_size], yc[start:start + batch_size]
+        for rows in _batches(len(idx), batch_size, None):
+            yield xc[rows], yc[rows]
 
 
 def model_device(model: nn.Module) -> torch.device:

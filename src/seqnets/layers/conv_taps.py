@@ -137,14 +137,18 @@ def conv_stack(x: torch.Tensor, geometries: tuple[Geometry, ...], relus: tuple[b
     return _ConvStack.apply(x, run, *params)
 
 
+def _steps(tap: Tap, strides: int) -> slice:
+    """The input steps a strided tap reads: ``first, first + strides, ...``."""
+    return slice(tap.first, tap.first + (tap.hi - tap.lo - 1) * strides + 1, strides)
+
+
 def _rows(h: torch.Tensor, p: LayerPlan, i: int) -> torch.Tensor:
     """The input rows tap ``i`` reads from ``h`` ``[T·B, C]``: a slice, or a copy when
     strided; ``h`` itself when the tap reads every row (one operation fewer)."""
     tap = p.taps[i]
     if p.strides > 1:
         steps = h.view(p.length, -1, h.shape[1])
-        end = tap.first + (tap.hi - tap.lo - 1) * p.strides + 1
-        return steps[tap.first:end:p.strides].reshape(-1, h.shape[1])
+        return steps[_steps(tap, p.strides)].reshape(-1, h.shape[1])
     rows = p.rows[i][1]
     return h if rows.start == 0 and rows.stop == h.shape[0] else h[rows]
 
@@ -202,9 +206,8 @@ def _input_grad(g: torch.Tensor, w: tuple[torch.Tensor, ...], p: LayerPlan) -> t
             dh[p.rows[i][1]].addmm_(_out(g, p, i), w[tap.j].t())
         else:
             steps = dh.view(p.length, -1, dh.shape[1])
-            n, s = tap.hi - tap.lo, p.strides
-            steps[tap.first:tap.first + (n - 1) * s + 1:s] += \
-                _out(g, p, i).mm(w[tap.j].t()).view(n, -1, dh.shape[1])
+            steps[_steps(tap, p.strides)] += \
+                _out(g, p, i).mm(w[tap.j].t()).view(tap.hi - tap.lo, -1, dh.shape[1])
     return dh
 
 

@@ -273,10 +273,13 @@ class _FusedRNN(RNN):
         weights = self._fused_weights()
         return op(x, hx, weights, len(weights) == 4, 1, 0.0, self.training, False, True)
 
+    def _cudnn_mode(self) -> str:
+        """cuDNN's name for the fused kernel: RNN_TANH, RNN_RELU, LSTM or GRU."""
+        raise NotImplementedError
+
     # cuDNN runs from one flat block of weights; weights elsewhere are copied there at every
     # call, with a warning. As nn.LSTM does, the parameters become views into such a block
     # whenever the layer moves to the GPU (the Parameter objects stay the same).
-    _CUDNN_MODE: str = ""
 
     def _apply(self, fn: Any, recurse: bool = True) -> _FusedRNN:
         out = super()._apply(fn, recurse)
@@ -294,12 +297,10 @@ class _FusedRNN(RNN):
             return
         from torch.backends.cudnn import rnn as cudnn_rnn
 
-        mode = self._CUDNN_MODE or ("RNN_TANH" if self.cell.activation == "tanh"
-                                    else "RNN_RELU")
         with torch.cuda.device_of(first), torch.no_grad():
             torch._cudnn_rnn_flatten_weight(weights, len(weights), first.shape[1],
-                                            cudnn_rnn.get_cudnn_mode(mode), self.units,
-                                            0, 1, True, False)
+                                            cudnn_rnn.get_cudnn_mode(self._cudnn_mode()),
+                                            self.units, 0, 1, True, False)
 
 
 @register
@@ -320,6 +321,9 @@ class SimpleRNN(_FusedRNN):
     def _can_fuse(self) -> bool:
         return self.cell.activation in ("tanh", "relu")
 
+    def _cudnn_mode(self) -> str:
+        return "RNN_TANH" if self.cell.activation == "tanh" else "RNN_RELU"
+
     def _forward_fused(self, x, states):
         op = torch.rnn_tanh if self.cell.activation == "tanh" else torch.rnn_relu
         out, h = self._run_fused(op, x, states[0].unsqueeze(0))
@@ -336,7 +340,6 @@ class LSTM(_FusedRNN):
 
     cell_class = LSTMCell
     _cpu_prefers_fused = True
-    _CUDNN_MODE = "LSTM"
 
     def __init__(self, units: int, activation: str | None = "tanh",
                  recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
@@ -350,6 +353,9 @@ class LSTM(_FusedRNN):
     def _can_fuse(self) -> bool:
         c = self.cell
         return c.activation == "tanh" and c.recurrent_activation == "sigmoid"
+
+    def _cudnn_mode(self) -> str:
+        return "LSTM"
 
     def _forward_fused(self, x, states):
         out, h, c = self._run_fused(torch.lstm, x, tuple(s.unsqueeze(0) for s in states))
@@ -365,7 +371,6 @@ class GRU(_FusedRNN):
     """
 
     cell_class = GRUCell
-    _CUDNN_MODE = "GRU"
 
     def __init__(self, units: int, activation: str | None = "tanh",
                  recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
@@ -380,6 +385,9 @@ class GRU(_FusedRNN):
         c = self.cell
         return (c.reset_after and c.activation == "tanh"
                 and c.recurrent_activation == "sigmoid")
+
+    def _cudnn_mode(self) -> str:
+        return "GRU"
 
     def _forward_fused(self, x, states):
         out, h = self._run_fused(torch.gru, x, states[0].unsqueeze(0))
