@@ -8,8 +8,9 @@ import warnings
 import pytest
 import torch
 
-from seqnets.layers import Conv1D, native
+from seqnets.layers import Conv1D, conv_taps, native
 from seqnets.models import Sequential
+from seqnets.training import thread_count
 
 needs_native = pytest.mark.skipif(native.conv_ops() is None,
                                   reason="the native loops cannot be built on this machine")
@@ -24,17 +25,33 @@ def run_model(seed, strides=1):
     return Sequential(layers, input_shape=(None, 2), seed=seed)
 
 
+@pytest.fixture(params=[True, False], ids=["blas", "aten-mm"])
+def blas(request):
+    """The native products through torch's BLAS, and through ATen's mm."""
+    ops = native.conv_ops()
+    if ops is None:
+        pytest.skip("the native loops cannot be built on this machine")
+    if request.param and not ops.blas(-1):
+        pytest.skip("no usable BLAS symbol in this torch")
+    ops.blas(int(request.param))
+    yield request.param
+    ops.blas(1)
+
+
 @needs_native
 @pytest.mark.parametrize("strides", [1, 2])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_native_loops_equal_the_python_loops(strides, dtype, monkeypatch):
-    """Equal to rounding: the native loops add the bias after the products, not before."""
+@pytest.mark.parametrize("slices", [1, 2, 3])
+def test_native_loops_equal_the_python_loops(strides, dtype, slices, blas, monkeypatch):
+    """Equal to rounding: the native loops add the bias after the products, not before, and
+    sum the gradients over batch slices (5 sequences in 3 slices: sizes 2, 2, 1)."""
+    monkeypatch.setattr(conv_taps, "slice_count", lambda batch, length: slices)
     results = []
     for use_native in (True, False):
         if not use_native:
             monkeypatch.setattr(native, "conv_ops", lambda: None)
         model = run_model(3, strides).to(dtype)
-        x = torch.randn(4, 23, 2, dtype=dtype, generator=torch.Generator().manual_seed(1),
+        x = torch.randn(5, 23, 2, dtype=dtype, generator=torch.Generator().manual_seed(1),
                         requires_grad=True)
         y = model(x)
         grads = torch.autograd.grad(y.square().sum(), [x, *model.parameters()])
@@ -129,3 +146,47 @@ def test_the_ninja_package_is_found_off_path(tmp_path, monkeypatch):
     native._build("seqnets_conv_test", tmp_path / "build")
     assert seen["path"].split(native.os.pathsep)[0] == ninja.BIN_DIR
     assert native.os.environ.get("PATH", "") == before
+
+
+@needs_native
+@pytest.mark.parametrize("slices", [1, 2])
+def test_strided_inputs_and_broadcast_gradients(slices, monkeypatch):
+    """Any input strides, and an output gradient with zero strides (the gradient of a sum)."""
+    monkeypatch.setattr(conv_taps, "slice_count", lambda batch, length: slices)
+    results = []
+    for use_native in (True, False):
+        if not use_native:
+            monkeypatch.setattr(native, "conv_ops", lambda: None)
+        model = run_model(4).double()
+        base = torch.randn(2, 23, 6, dtype=torch.float64,
+                           generator=torch.Generator().manual_seed(2)).requires_grad_()
+        x = base.transpose(0, 2)[::3]        # [2, 23, 2] over memory [2, 23, 6]: strided
+        y = model(x)
+        grads = torch.autograd.grad(y.sum(), [base, *model.parameters()])
+        results.append((y.detach(), grads))
+    (y_native, g_native), (y_python, g_python) = results
+    torch.testing.assert_close(y_native, y_python, atol=1e-12, rtol=1e-12)
+    for a, b in zip(g_native, g_python, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+
+
+@needs_native
+def test_an_empty_batch():
+    model = run_model(0)
+    x = torch.zeros(0, 9, 2, requires_grad=True)
+    y = model(x)
+    y.sum().backward()
+    assert y.shape == (0, 7, 3) and x.grad.shape == x.shape
+    assert torch.count_nonzero(model.layers[1].weight.grad) == 0
+
+
+def test_slices_need_enough_rows_each():
+    with thread_count(2):
+        assert conv_taps.slice_count(32, 50) == 2     # the chapter's batch: side by side
+        assert conv_taps.slice_count(1, 50) == 1      # one sequence: no split
+        assert conv_taps.slice_count(2, 40) == 1      # 80 rows: below MIN_SLICE_ROWS
+        assert conv_taps.slice_count(4, 50) == 2
+        assert conv_taps.slice_count(8, 64) == 2
+    with thread_count(1):
+        assert conv_taps.slice_count(32, 50) == 1
+

@@ -11,7 +11,8 @@ A run of convolutions goes through :class:`_ConvStack`, one autograd function wi
 hand-written backward for the whole run: the per-layer autograd and Python costs, which
 otherwise cost as much as the products, are paid once per run. On CPU its loops run in C++
 where the native library builds (:mod:`seqnets.layers.native`: the same products, equal
-results to rounding); the Python loops below are the fallback and the reference.
+results to rounding), with the batch cut into slices that run side by side on the intra-op
+threads (:func:`slice_count`); the Python loops below are the fallback and the reference.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def plan(geometries: tuple[Geometry, ...], length: int, batch: int) -> tuple[Lay
 
 
 class Run(NamedTuple):
-    """A run of convolutions over a given input: the layers' plans, and the same as flat
-    integers for the native loops (see ``csrc/conv_stack.cpp``)."""
+    """A run of convolutions over a given input: the layers' plans, and the same in steps as
+    flat integers for the native loops (see ``csrc/conv_stack.cpp``)."""
 
     plans: tuple[LayerPlan, ...]
     relus: tuple[bool, ...]
@@ -118,12 +119,22 @@ def _run(geometries: tuple[Geometry, ...], relus: tuple[bool, ...], biases: tupl
     plans = plan(geometries, length, batch)
     code: list[int] = []
     for p, relu, bias in zip(plans, relus, biases, strict=True):
-        code += [p.length, p.count, p.batch, p.strides, p.full, p.whole, int(relu), int(bias),
+        code += [p.length, p.count, p.strides, p.full, p.whole, int(relu), int(bias),
                  len(p.taps)]
-        for tap, (out, rows) in zip(p.taps, p.rows, strict=True):
-            code += [tap.j, out.start, out.stop, rows.start, rows.stop, tap.first,
-                     tap.hi - tap.lo]
+        for tap in p.taps:
+            code += [tap.j, tap.lo, tap.hi, tap.first]
     return Run(plans, relus, biases, tuple(code))
+
+
+# The native loops cut the batch into slices that run side by side on the intra-op threads
+# when each slice gets at least this many rows (steps x sequences): below it, handing work
+# to another thread costs more than it saves (benchmarks/conv_slices.py).
+MIN_SLICE_ROWS = 100
+
+
+def slice_count(batch: int, length: int) -> int:
+    """How many batch slices the native loops run side by side."""
+    return max(1, min(torch.get_num_threads(), batch, batch * length // MIN_SLICE_ROWS))
 
 
 def conv_stack(x: torch.Tensor, geometries: tuple[Geometry, ...], relus: tuple[bool, ...],
@@ -220,47 +231,46 @@ class _ConvStack(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, run, *params):
+        n = len(run.plans)
+        ops = native.conv_ops() if x.device.type == "cpu" else None
+        ctx.run, ctx.native = run, ops
+        if ops is not None:
+            biases = [b if b is not None else x for b in params[1::2]]  # x: a placeholder
+            out = ops.stack_forward(x, list(params[0::2]), biases, run.code,
+                                    slice_count(x.shape[0], x.shape[1]))
+            ctx.save_for_backward(*out[n + 1:])     # per slice, the rows entering each layer
+            ctx.kernels = out[1:n + 1]
+            return out[0]
         B, T, C = x.shape
         h = x.transpose(0, 1).reshape(T * B, C)           # rows; free if time-major
-        ops = native.conv_ops() if x.device.type == "cpu" else None
-        n = len(run.plans)
-        if ops is not None:
-            biases = [b if b is not None else h for b in params[1::2]]  # h: a placeholder
-            out = ops.stack_forward(h, list(params[0::2]), biases, run.code)
-            hs, kernels = out[:n + 1], out[n + 1:]
-        else:
-            hs, kernels = [h], []
-            for i, p in enumerate(run.plans):
-                # per tap a contiguous [C, F] kernel: one copy of the [F, C, k] weight
-                w = params[2 * i].permute(2, 1, 0)
-                kernel = w.clone() if w.is_contiguous() else w.contiguous()
-                h = _layer_forward(h, kernel.unbind(0), params[2 * i + 1], p)
-                if run.relus[i]:
-                    h.relu_()
-                hs.append(h)
-                kernels.append(kernel)
+        hs, kernels = [h], []
+        for i, p in enumerate(run.plans):
+            # per tap a contiguous [C, F] kernel: one copy of the [F, C, k] weight
+            w = params[2 * i].permute(2, 1, 0)
+            kernel = w.clone() if w.is_contiguous() else w.contiguous()
+            h = _layer_forward(h, kernel.unbind(0), params[2 * i + 1], p)
+            if run.relus[i]:
+                h.relu_()
+            hs.append(h)
+            kernels.append(kernel)
         ctx.save_for_backward(*hs)
-        # copies, not the parameters, so kept on ctx
-        ctx.kernels, ctx.run, ctx.batch, ctx.native = kernels, run, B, ops
+        ctx.kernels, ctx.batch = kernels, B  # copies, not the parameters, so kept on ctx
         return hs[-1].view(run.plans[-1].count, B, -1).transpose(0, 1)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy):
-        run, B = ctx.run, ctx.batch
-        plans = run.plans
-        g = dy.transpose(0, 1).reshape(-1, dy.shape[-1])
+        run = ctx.run
         wanted = (ctx.needs_input_grad[0], *ctx.needs_input_grad[2:])
         if ctx.native is not None:
-            grads = ctx.native.stack_backward(g, ctx.saved_tensors, ctx.kernels, run.code,
+            grads = ctx.native.stack_backward(dy, ctx.saved_tensors, ctx.kernels, run.code,
                                               [int(w) for w in wanted])
-            g = grads[0]
-            grads = grads[1:]
-        else:
-            g, grads = _backward(g, ctx.saved_tensors, ctx.kernels, run, wanted)
+            return (grads[0], None, *grads[1:])
+        g = dy.transpose(0, 1).reshape(-1, dy.shape[-1])
+        g, grads = _backward(g, ctx.saved_tensors, ctx.kernels, run, wanted)
         if g is None:
             return (None, None, *grads)
-        dx = g.view(plans[0].length, B, -1).transpose(0, 1)
+        dx = g.view(run.plans[0].length, ctx.batch, -1).transpose(0, 1)
         return (dx, None, *grads)
 
 

@@ -2,8 +2,10 @@
 
 At the chapter's sizes a convolution run is bound by the interpreter's cost per operation,
 not by arithmetic; ``csrc/conv_stack.cpp`` runs the computation of the Python loops of
-:mod:`seqnets.layers.conv_taps` from C++: the same matrix products, with the bias and the
-ReLU (and their gradients) in single vectorised passes, so results equal to rounding.
+:mod:`seqnets.layers.conv_taps` from C++: the same matrix products (through the BLAS
+that torch links), with the bias and the ReLU (and their gradients) in single vectorised
+passes, so results equal to rounding; the batch is cut into slices that run side by side
+on torch's intra-op threads.
 
 It is compiled with PyTorch's extension builder (a C++ compiler and ninja: the ``fast``
 extra installs ninja) the first time a process needs it, which takes about half a minute,
@@ -29,8 +31,12 @@ from typing import Any
 import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "conv_stack.cpp"
-# -O3: GCC vectorises the bias and ReLU passes only from -O3 (MSVC takes /O2)
-FLAGS = ("/O2",) if os.name == "nt" else ("-O3",)
+# -O3: GCC vectorises the bias and ReLU passes only from -O3 (MSVC takes /O2). -fopenmp where
+# torch threads with OpenMP: at::parallel_for is compiled into the library (it then runs on
+# torch's own OpenMP threads; without the flag its slices would run one after another).
+_OPENMP = bool(torch._C.has_openmp) and os.name != "nt" and sys.platform != "darwin"
+FLAGS = ("/O2",) if os.name == "nt" else ("-O3", *(("-fopenmp",) if _OPENMP else ()))
+LDFLAGS = ("-fopenmp",) if _OPENMP else ()
 
 _lock = threading.Lock()
 _loaded: dict[str, Any] = {}  # library name -> its torch.ops namespace, or None if unavailable
@@ -49,7 +55,8 @@ def library_name() -> str:
 
 @functools.lru_cache(maxsize=8)
 def _name_for(source: Path, torch_version: str) -> str:  # read once: asked at every run
-    key = b"\0".join([source.read_bytes(), torch_version.encode(), " ".join(FLAGS).encode(),
+    key = b"\0".join([source.read_bytes(), torch_version.encode(),
+                      " ".join(FLAGS + LDFLAGS).encode(),
                       platform.machine().encode(), platform.system().encode()])
     return "seqnets_conv_" + hashlib.sha256(key).hexdigest()[:16]
 
@@ -114,6 +121,7 @@ def _build(name: str, folder: Path) -> None:
     with _ninja_on_path():
         cpp_extension.load(name, sources=[str(SOURCE)], build_directory=str(folder),
                            extra_cflags=[*FLAGS, f"-DSEQNETS_LIBRARY={name}"],
+                           extra_ldflags=list(LDFLAGS),
                            is_python_module=False, verbose=False)
 
 

@@ -1,35 +1,67 @@
 // Native loops of seqnets' fused convolution runs (seqnets/layers/conv_taps.py).
 //
 // The computation of the Python loops of _ConvStack, without the interpreter's cost per
-// operation, which at the chapter's sizes is as large as the operations themselves. The
-// matrix products are the same ATen calls; the bias and the ReLU are applied in one pass
-// over the output (not folded into the first product), and the ReLU's gradient and the
-// bias gradient taken in one pass, so results match the Python loops to rounding. Built on
+// operation, which at the chapter's sizes is as large as the operations themselves:
+//
+// - The batch is cut into `chunks` slices that run side by side on ATen's intra-op threads,
+//   each through the whole run. Products this small (800 x 20 by 20 x 20) gain little from
+//   threads inside one product; slices on separate cores pay one hand-off per run instead
+//   of one per product. Weight and bias gradients are summed over the slices at the end.
+// - Each slice is laid out time-major ([T, b, C] memory, row t*b + i is step t of sequence
+//   i), so the input rows a tap reads, shifted by a dilation, are one block: each tap is one
+//   matrix product over a block of rows, with no padding and no gathered copy.
+// - Products call the BLAS that torch links (sgemm_/dgemm_) on raw memory, with ATen's mm
+//   as the fallback where no BLAS symbol is found; the bias and the ReLU, and their
+//   gradients, are single passes over the rows.
+//
+// Results equal the Python loops to rounding (sums are taken in another order). Built on
 // first use by seqnets/layers/native.py; registered as torch.ops.<library>.stack_*.
 //
-// A run is described by a flat list of integers, per layer:
-//   length, count, batch, strides, full, whole, relu, has_bias, ntaps, then per tap:
-//   j, out_lo, out_hi, in_lo, in_hi, first, n
-// (rows of time-major memory; see LayerPlan, Tap and _run in conv_taps.py).
+// A run is described by a flat list of integers, in steps (not rows), per layer:
+//   length, count, strides, full, whole, relu, has_bias, ntaps, then per tap: j, lo, hi, first
+// (see LayerPlan, Tap and _run in conv_taps.py): tap j writes output steps [lo, hi) from
+// input steps first, first + strides, ...
 
 #include <ATen/ATen.h>
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 using at::Tensor;
 
+// The Fortran BLAS of torch's own library (MKL or OpenBLAS), when it exports one. Weak, so
+// that a torch without it still loads this library (the ATen fallback runs then).
+#if defined(__GNUC__) && !defined(_WIN32)
+extern "C" {
+void sgemm_(const char*, const char*, const int64_t*, const int64_t*, const int64_t*,
+            const float*, const float*, const int64_t*, const float*, const int64_t*,
+            const float*, float*, const int64_t*) __attribute__((weak));
+void dgemm_(const char*, const char*, const int64_t*, const int64_t*, const int64_t*,
+            const double*, const double*, const int64_t*, const double*, const int64_t*,
+            const double*, double*, const int64_t*) __attribute__((weak));
+}
+#define SEQNETS_HAVE_BLAS 1
+#else
+#define SEQNETS_HAVE_BLAS 0
+#endif
+
 namespace {
 
 struct Tap {
-  int64_t j, out_lo, out_hi, in_lo, in_hi, first, n;
+  int64_t j, lo, hi, first;
+  int64_t n() const { return hi - lo; }
 };
 
 struct Layer {
-  int64_t length, count, batch, strides, full, whole;
+  int64_t length, count, strides, full, whole;
   bool relu, has_bias;
   std::vector<Tap> taps;
 };
@@ -38,207 +70,465 @@ std::vector<Layer> decode(c10::IntArrayRef code) {
   std::vector<Layer> layers;
   size_t i = 0;
   while (i < code.size()) {
-    TORCH_CHECK(i + 9 <= code.size(), "conv_stack: truncated plan");
-    Layer layer{code[i],     code[i + 1],     code[i + 2],     code[i + 3], code[i + 4],
-                code[i + 5], code[i + 6] != 0, code[i + 7] != 0, {}};
-    const int64_t ntaps = code[i + 8];
-    i += 9;
-    TORCH_CHECK(i + 7 * ntaps <= code.size(), "conv_stack: truncated plan");
-    for (int64_t t = 0; t < ntaps; ++t, i += 7) {
-      layer.taps.push_back({code[i], code[i + 1], code[i + 2], code[i + 3], code[i + 4],
-                            code[i + 5], code[i + 6]});
+    TORCH_CHECK(i + 8 <= code.size(), "conv_stack: truncated plan");
+    Layer layer{code[i],     code[i + 1],      code[i + 2],      code[i + 3],
+                code[i + 4], code[i + 5] != 0, code[i + 6] != 0, {}};
+    const int64_t ntaps = code[i + 7];
+    i += 8;
+    TORCH_CHECK(i + 4 * ntaps <= code.size(), "conv_stack: truncated plan");
+    for (int64_t t = 0; t < ntaps; ++t, i += 4) {
+      layer.taps.push_back({code[i], code[i + 1], code[i + 2], code[i + 3]});
     }
     layers.push_back(std::move(layer));
   }
   return layers;
 }
 
-// rows [lo, hi) of h; h itself when they are all of it (one operation fewer)
-Tensor rows(const Tensor& h, int64_t lo, int64_t hi) {
-  return (lo == 0 && hi == h.size(0)) ? h : h.slice(0, lo, hi);
-}
+// ---------------------------------------------------------------------------------------
+// Matrix products on raw row-major memory: c[m, n] = op(a) op(b) + beta * c.
 
-// the input rows a tap reads: a block of rows, or every strides-th step (a copy)
-Tensor input_rows(const Tensor& h, const Layer& layer, const Tap& tap) {
-  if (layer.strides > 1) {
-    auto steps = h.view({layer.length, -1, h.size(1)});
-    const int64_t end = tap.first + (tap.n - 1) * layer.strides + 1;
-    return steps.slice(0, tap.first, end, layer.strides).reshape({-1, h.size(1)});
+#if SEQNETS_HAVE_BLAS
+// The integers go by pointer to 64-bit values: an LP64 BLAS reads their low halves (the
+// same numbers on little-endian machines), an ILP64 one all of them.
+template <typename T>
+bool blas_call(char ta, char tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const T one = 1;
+  // row-major c = op(a) op(b) is column-major c' = op(b)' op(a)'
+  if constexpr (std::is_same_v<T, float>) {
+    if (!sgemm_) return false;
+    sgemm_(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
+  } else {
+    if (!dgemm_) return false;
+    dgemm_(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
   }
-  return rows(h, tap.in_lo, tap.in_hi);
+  return true;
+}
+#endif
+
+template <typename T>
+void aten_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const auto opts = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+  auto blob = [&](const T* p, int64_t rows, int64_t cols, int64_t ld, bool transposed) {
+    auto t = at::from_blob(const_cast<T*>(p), {transposed ? cols : rows, transposed ? rows : cols},
+                           {ld, 1}, opts);
+    return transposed ? t.t() : t;
+  };
+  auto out = at::from_blob(c, {m, n}, {ldc, 1}, opts);
+  const auto lhs = blob(a, m, k, lda, ta), rhs = blob(b, k, n, ldb, tb);
+  if (beta == T(0)) {
+    out.copy_(at::mm(lhs, rhs));
+  } else {
+    out.addmm_(lhs, rhs);
+  }
 }
 
-// y <- relu(y + bias) in one pass (either part optional); y is contiguous [rows, F]. The
-// loops are kept free of branches on the data so that they vectorise (a data-dependent
-// branch on random signs costs more than the arithmetic).
-void bias_relu_(Tensor& y, const Tensor& bias, bool has_bias, bool relu) {
-  if (!has_bias && !relu) return;
-  const auto b = has_bias ? bias.contiguous() : Tensor();
-  AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "seqnets_bias_relu", [&] {
-    scalar_t* __restrict__ out = y.data_ptr<scalar_t>();
-    const int64_t n = y.size(0), f = y.size(1);
-    if (!has_bias) {
-      for (int64_t i = 0; i < n * f; ++i) out[i] = out[i] < 0 ? scalar_t(0) : out[i];
-      return;
+// The BLAS is trusted after it reproduces a small product exactly (values chosen so that
+// every sum is exact): a BLAS with another calling convention is never used twice.
+template <typename T>
+bool blas_usable() {
+#if SEQNETS_HAVE_BLAS
+  static const bool usable = [] {
+    const T a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 2, 1, 3, 1};  // a [2, 3], b [3, 2]
+    T c[4] = {-1, -1, -1, -1};
+    if (!blas_call<T>('N', 'N', 2, 2, 3, a, 3, b, 2, T(0), c, 2)) return false;
+    const T want[4] = {14, 5, 32, 11};
+    return std::equal(c, c + 4, want);
+  }();
+  return usable;
+#else
+  return false;
+#endif
+}
+
+// Turned off by blas(0) (the tests compare both paths).
+std::atomic<bool> blas_off{false};
+
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (beta == T(0)) {
+      for (int64_t r = 0; r < m; ++r) std::fill(c + r * ldc, c + r * ldc + n, T(0));
     }
-    const scalar_t* __restrict__ add = b.data_ptr<scalar_t>();
-    for (int64_t r = 0; r < n; ++r, out += f) {
-      if (relu) {
-        for (int64_t c = 0; c < f; ++c) {
-          const scalar_t v = out[c] + add[c];
-          out[c] = v < 0 ? scalar_t(0) : v;  // NaN stays NaN, as with torch.relu
-        }
-      } else {
-        for (int64_t c = 0; c < f; ++c) out[c] += add[c];
-      }
-    }
+    return;
+  }
+#if SEQNETS_HAVE_BLAS
+  if (!blas_off.load(std::memory_order_relaxed) && blas_usable<T>()) {
+    blas_call<T>(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#endif
+  aten_gemm<T>(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+
+// ---------------------------------------------------------------------------------------
+// Batch slices.
+
+struct Slice {
+  int64_t begin, size;  // sequences [begin, begin + size) of the batch
+};
+
+std::vector<Slice> slices(int64_t batch, int64_t chunks) {
+  chunks = std::max<int64_t>(1, std::min(chunks, std::max<int64_t>(batch, 1)));
+  std::vector<Slice> out;
+  int64_t begin = 0;
+  for (int64_t p = 0; p < chunks; ++p) {
+    const int64_t size = batch / chunks + (p < batch % chunks ? 1 : 0);
+    out.push_back({begin, size});
+    begin += size;
+  }
+  return out;
+}
+
+// run(p) for every slice p, side by side on the intra-op threads when there are several
+template <typename F>
+void for_each_slice(int64_t count, const F& run) {
+  if (count == 1) {
+    run(0);
+    return;
+  }
+  at::parallel_for(0, count, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) run(p);
   });
 }
 
-// The ReLU's gradient (zero where the output is <= 0, as threshold_backward) and the column
-// sums of the result (the bias gradient), in two passes over cached rows. Returns
-// {gradient after the ReLU, sums}; the sums undefined when not asked for.
-std::pair<Tensor, Tensor> relu_bias_grad(const Tensor& g_in, const Tensor& out_in, bool relu,
-                                         bool sums) {
-  const auto g = g_in.contiguous();
-  Tensor masked = relu ? at::empty_like(g) : g;
-  Tensor total = sums ? at::empty({g.size(1)}, g.options()) : Tensor();
-  if (!relu && !sums) return {masked, total};
-  const auto out = relu ? out_in.contiguous() : Tensor();
-  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "seqnets_relu_bias_grad", [&] {
-    using acc_t = at::acc_type<scalar_t, false>;
-    const int64_t n = g.size(0), f = g.size(1);
+// ---------------------------------------------------------------------------------------
+// Passes over rows.
+
+// y <- relu(y + bias) in one pass (either part optional); y is [rows, f]. Free of branches
+// on the data, so that the loops vectorise.
+template <typename T>
+void bias_relu(T* __restrict__ y, int64_t rows, int64_t f, const T* __restrict__ bias,
+               bool relu) {
+  if (bias == nullptr && !relu) return;
+  if (bias == nullptr) {
+    for (int64_t i = 0; i < rows * f; ++i) y[i] = y[i] < 0 ? T(0) : y[i];
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r, y += f) {
     if (relu) {
-      const scalar_t* __restrict__ src = g.data_ptr<scalar_t>();
-      const scalar_t* __restrict__ mask = out.data_ptr<scalar_t>();
-      scalar_t* __restrict__ dst = masked.data_ptr<scalar_t>();
-      for (int64_t i = 0; i < n * f; ++i) {
-        const scalar_t v = src[i];  // loaded unconditionally, so the select vectorises
-        dst[i] = mask[i] <= 0 ? scalar_t(0) : v;
+      for (int64_t c = 0; c < f; ++c) {
+        const T v = y[c] + bias[c];
+        y[c] = v < 0 ? T(0) : v;  // NaN stays NaN, as with torch.relu
+      }
+    } else {
+      for (int64_t c = 0; c < f; ++c) y[c] += bias[c];
+    }
+  }
+}
+
+// g <- 0 where out <= 0 (the ReLU's gradient, as threshold_backward; out is the ReLU's
+// output), in place
+template <typename T>
+void relu_grad(T* __restrict__ g, const T* __restrict__ out, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    const T v = g[i];  // loaded unconditionally, so the select vectorises
+    g[i] = out[i] <= 0 ? T(0) : v;
+  }
+}
+
+template <typename T, typename Acc>
+void column_sums(const T* __restrict__ g, int64_t rows, int64_t f, Acc* __restrict__ sums) {
+  for (int64_t r = 0; r < rows; ++r, g += f) {
+    for (int64_t c = 0; c < f; ++c) sums[c] += g[c];
+  }
+}
+
+// The input steps a strided tap reads, gathered into rows (time-major, `batch` rows a step)
+template <typename T>
+const T* gather_steps(const T* h, const Layer& layer, const Tap& tap, int64_t batch,
+                      int64_t c, std::vector<T>& scratch) {
+  const int64_t block = batch * c;
+  if (layer.strides == 1) return h + tap.first * block;
+  scratch.resize(tap.n() * block);
+  for (int64_t i = 0; i < tap.n(); ++i) {
+    const T* src = h + (tap.first + i * layer.strides) * block;
+    std::copy(src, src + block, scratch.data() + i * block);
+  }
+  return scratch.data();
+}
+
+// ---------------------------------------------------------------------------------------
+// One slice through the run.
+
+// Tap indices with `writer` (a tap covering the whole result, or -1) first: it writes the
+// result, the others add to it (no zero fill, one pass fewer).
+std::vector<int64_t> writer_first(int64_t writer, size_t taps) {
+  std::vector<int64_t> order;
+  if (writer >= 0) order.push_back(writer);
+  for (int64_t i = 0; i < static_cast<int64_t>(taps); ++i)
+    if (i != writer) order.push_back(i);
+  return order;
+}
+
+
+struct Shapes {
+  std::vector<int64_t> in, out;  // channels entering and leaving each layer
+};
+
+template <typename T>
+void forward_slice(const Tensor& x, const std::vector<Layer>& layers,
+                   const std::vector<Tensor>& kernels, const std::vector<const T*>& biases,
+                   const Shapes& shapes, Slice slice, Tensor* hs, Tensor& y_out) {
+  const int64_t b = slice.size, steps = x.size(1), c0 = x.size(2);
+  auto opts = x.options();
+  // the slice's input, time-major
+  Tensor h = at::empty({steps * b, c0}, opts);
+  {
+    const T* src = x.data_ptr<T>();
+    T* dst = h.data_ptr<T>();
+    const int64_t sb = x.stride(0), st = x.stride(1), sc = x.stride(2);
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t i = 0; i < b; ++i) {
+        const T* row = src + (slice.begin + i) * sb + t * st;
+        T* to = dst + (t * b + i) * c0;
+        for (int64_t ch = 0; ch < c0; ++ch) to[ch] = row[ch * sc];
+      }
+  }
+  hs[0] = h;
+  std::vector<T> scratch;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const Layer& layer = layers[l];
+    const int64_t cin = shapes.in[l], f = shapes.out[l];
+    const T* in = h.data_ptr<T>();
+    const T* kernel = kernels[l].data_ptr<T>();  // [k, cin, f]
+    Tensor y = at::empty({layer.count * b, f}, opts);
+    T* out = y.data_ptr<T>();
+    if (layer.full < 0) std::fill(out, out + layer.count * b * f, T(0));
+    for (int64_t i : writer_first(layer.full, layer.taps.size())) {
+      const Tap& tap = layer.taps[i];
+      const T* rows = gather_steps(in, layer, tap, b, cin, scratch);
+      gemm<T>(false, false, tap.n() * b, f, cin, rows, cin, kernel + tap.j * cin * f, f,
+              i == layer.full ? T(0) : T(1), out + tap.lo * b * f, f);
+    }
+    bias_relu<T>(out, layer.count * b, f, layer.has_bias ? biases[l] : nullptr, layer.relu);
+    hs[l + 1] = y;
+    h = y;
+  }
+  // the slice's output into the batch-major result
+  const int64_t count = layers.back().count, f = shapes.out.back();
+  const T* src = h.data_ptr<T>();
+  T* dst = y_out.data_ptr<T>();
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t t = 0; t < count; ++t)
+      std::copy(src + (t * b + i) * f, src + (t * b + i + 1) * f,
+                dst + ((slice.begin + i) * count + t) * f);
+}
+
+template <typename T>
+struct SliceGrads {
+  std::vector<std::vector<T>> weights;  // per layer [k, f, cin]
+  std::vector<std::vector<at::acc_type<T, false>>> biases;  // per layer [f]
+};
+
+template <typename T>
+void backward_slice(const Tensor& dy, const Tensor* hs, const std::vector<Layer>& layers,
+                    const std::vector<Tensor>& kernels, const Shapes& shapes,
+                    c10::IntArrayRef wanted, Slice slice, SliceGrads<T>& grads, Tensor& dx) {
+  const int64_t b = slice.size, n = static_cast<int64_t>(layers.size());
+  // the slice's output gradient, time-major
+  const int64_t count = layers.back().count;
+  std::vector<T> g(count * b * shapes.out.back()), dh, scratch;
+  {
+    const int64_t f = shapes.out.back();
+    const T* src = dy.data_ptr<T>();
+    const int64_t sb = dy.stride(0), st = dy.stride(1), sc = dy.stride(2);
+    for (int64_t t = 0; t < count; ++t)
+      for (int64_t i = 0; i < b; ++i) {
+        const T* row = src + (slice.begin + i) * sb + t * st;
+        T* to = g.data() + (t * b + i) * f;
+        for (int64_t ch = 0; ch < f; ++ch) to[ch] = row[ch * sc];
+      }
+  }
+  for (int64_t l = n - 1; l >= 0; --l) {
+    const Layer& layer = layers[l];
+    const int64_t cin = shapes.in[l], f = shapes.out[l];
+    const T* kernel = kernels[l].data_ptr<T>();
+    const T* h = hs[l].data_ptr<T>();
+    const int64_t out_rows = layer.count * b;
+    if (layer.relu) relu_grad<T>(g.data(), hs[l + 1].data_ptr<T>(), out_rows * f);
+    if (layer.has_bias && wanted[2 + 2 * l]) {
+      column_sums(g.data(), out_rows, f, grads.biases[l].data());
+    }
+    if (wanted[1 + 2 * l]) {
+      T* dw = grads.weights[l].data();
+      for (const Tap& tap : layer.taps) {  // dW_j [f, cin] = g' h, over the tap's rows
+        const T* rows = gather_steps(h, layer, tap, b, cin, scratch);
+        gemm<T>(true, false, f, cin, tap.n() * b, g.data() + tap.lo * b * f, f, rows, cin,
+                T(0), dw + tap.j * f * cin, cin);
       }
     }
-    if (sums) {
-      std::vector<acc_t> acc(f, acc_t(0));
-      acc_t* __restrict__ a = acc.data();
-      const scalar_t* row = masked.data_ptr<scalar_t>();
-      for (int64_t r = 0; r < n; ++r, row += f) {
-        for (int64_t c = 0; c < f; ++c) a[c] += row[c];
+    if (l == 0 && !wanted[0]) return;
+    dh.resize(layer.length * b * cin);
+    if (layer.whole < 0) std::fill(dh.begin(), dh.end(), T(0));
+    for (int64_t i : writer_first(layer.whole, layer.taps.size())) {
+      const Tap& tap = layer.taps[i];
+      const T* g_rows = g.data() + tap.lo * b * f;
+      const T* k_j = kernel + tap.j * cin * f;  // [cin, f]: dh = g k_j'
+      if (layer.strides == 1) {
+        gemm<T>(false, true, tap.n() * b, cin, f, g_rows, f, k_j, f,
+                i == layer.whole ? T(0) : T(1), dh.data() + tap.first * b * cin, cin);
+      } else {
+        scratch.resize(tap.n() * b * cin);
+        gemm<T>(false, true, tap.n() * b, cin, f, g_rows, f, k_j, f, T(0), scratch.data(),
+                cin);
+        for (int64_t s = 0; s < tap.n(); ++s) {
+          T* to = dh.data() + (tap.first + s * layer.strides) * b * cin;
+          const T* from = scratch.data() + s * b * cin;
+          for (int64_t e = 0; e < b * cin; ++e) to[e] += from[e];
+        }
       }
-      scalar_t* t = total.data_ptr<scalar_t>();
-      for (int64_t c = 0; c < f; ++c) t[c] = static_cast<scalar_t>(a[c]);
     }
-  });
-  return {masked, total};
+    g.swap(dh);
+  }
+  // the input gradient into the batch-major result
+  const int64_t steps = layers[0].length, c0 = shapes.in[0];
+  T* dst = dx.data_ptr<T>();
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t t = 0; t < steps; ++t)
+      std::copy(g.data() + (t * b + i) * c0, g.data() + (t * b + i + 1) * c0,
+                dst + ((slice.begin + i) * steps + t) * c0);
+}
+
+Shapes shapes_of(const std::vector<Tensor>& kernels) {
+  Shapes s;
+  for (const auto& k : kernels) {
+    s.in.push_back(k.size(1));
+    s.out.push_back(k.size(2));
+  }
+  return s;
 }
 
 }  // namespace
 
-// Returns the rows entering every layer and the last layer's output (n + 1 tensors), then
-// each layer's kernels as [k, C, F] memory (n tensors).
+// x: [B, T, C] (any strides). Returns the output [B, T', F] (contiguous), then each layer's
+// kernels as [k, C, F] memory (n tensors), then per batch slice the rows entering every
+// layer and the last layer's output (chunks x (n + 1) tensors, time-major).
 // biases: one per layer, any tensor where the layer has none.
-std::vector<Tensor> stack_forward(const Tensor& x_rows, at::TensorList weights,
-                                  at::TensorList biases, c10::IntArrayRef code) {
+std::vector<Tensor> stack_forward(const Tensor& x, at::TensorList weights, at::TensorList biases,
+                                  c10::IntArrayRef code, int64_t chunks) {
   const auto layers = decode(code);
   const size_t n = layers.size();
-  TORCH_CHECK(weights.size() == n && biases.size() == n,
+  TORCH_CHECK(n > 0 && weights.size() == n && biases.size() == n,
               "conv_stack: one weight and one bias per layer");
-  std::vector<Tensor> hs{x_rows};
-  std::vector<Tensor> kernels;
-  Tensor h = x_rows;
+  TORCH_CHECK(x.dim() == 3 && x.size(1) == layers[0].length, "conv_stack: input [B, T, C] "
+              "with the plan's length expected");
+  std::vector<Tensor> kernels, bias_data;
   for (size_t l = 0; l < n; ++l) {
-    const Layer& layer = layers[l];
     // a copy, not a view of the parameter, so that later in-place updates cannot reach it
     auto kernel = weights[l].permute({2, 1, 0});
-    kernel = kernel.is_contiguous() ? kernel.clone() : kernel.contiguous();
-    Tensor y;
-    if (layer.full >= 0) {
-      const Tap& tap = layer.taps[layer.full];
-      y = at::mm(input_rows(h, layer, tap), kernel[tap.j]);
-    } else {
-      y = at::zeros({layer.count * layer.batch, kernel.size(2)}, h.options());
-    }
-    for (int64_t i = 0; i < static_cast<int64_t>(layer.taps.size()); ++i) {
-      if (i == layer.full) continue;
-      const Tap& tap = layer.taps[i];
-      rows(y, tap.out_lo, tap.out_hi).addmm_(input_rows(h, layer, tap), kernel[tap.j]);
-    }
-    bias_relu_(y, biases[l], layer.has_bias, layer.relu);
-    hs.push_back(y);
-    kernels.push_back(kernel);
-    h = y;
+    kernels.push_back(kernel.is_contiguous() ? kernel.clone() : kernel.contiguous());
+    bias_data.push_back(layers[l].has_bias ? biases[l].contiguous() : Tensor());
   }
-  hs.insert(hs.end(), kernels.begin(), kernels.end());
-  return hs;
+  const Shapes shapes = shapes_of(kernels);
+  const auto parts = slices(x.size(0), chunks);
+  const int64_t per = static_cast<int64_t>(n) + 1;
+  std::vector<Tensor> hs(parts.size() * per);
+  Tensor y = at::empty({x.size(0), layers.back().count, shapes.out.back()}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqnets_stack_forward", [&] {
+    std::vector<const scalar_t*> bias_ptrs;
+    for (const auto& bias : bias_data)
+      bias_ptrs.push_back(bias.defined() ? bias.data_ptr<scalar_t>() : nullptr);
+    for_each_slice(static_cast<int64_t>(parts.size()), [&](int64_t p) {
+      forward_slice<scalar_t>(x, layers, kernels, bias_ptrs, shapes, parts[p],
+                              hs.data() + p * per, y);
+    });
+  });
+  std::vector<Tensor> result{y};
+  result.insert(result.end(), kernels.begin(), kernels.end());
+  result.insert(result.end(), hs.begin(), hs.end());
+  return result;
 }
 
-// Returns [d input rows, d weight 0, d bias 0, d weight 1, ...]; None where not wanted
-// (wanted has the same layout).
-std::vector<std::optional<Tensor>> stack_backward(const Tensor& dy_rows, at::TensorList hs,
-                                                  at::TensorList kernels, c10::IntArrayRef code,
+// Returns [d input [B, T, C], d weight 0, d bias 0, d weight 1, ...]; None where not
+// wanted (wanted has the same layout). hs: what stack_forward returned per slice.
+std::vector<std::optional<Tensor>> stack_backward(const Tensor& dy, at::TensorList hs,
+                                                  at::TensorList kernel_list,
+                                                  c10::IntArrayRef code,
                                                   c10::IntArrayRef wanted) {
   const auto layers = decode(code);
-  const int64_t n = static_cast<int64_t>(layers.size());
-  TORCH_CHECK(static_cast<int64_t>(hs.size()) == n + 1 &&
+  const int64_t n = static_cast<int64_t>(layers.size()), per = n + 1;
+  const std::vector<Tensor> kernels(kernel_list.begin(), kernel_list.end());
+  TORCH_CHECK(n > 0 && static_cast<int64_t>(hs.size()) % per == 0 &&
                   static_cast<int64_t>(kernels.size()) == n &&
                   static_cast<int64_t>(wanted.size()) == 1 + 2 * n,
               "conv_stack: saved tensors do not match the plan");
-  std::vector<std::optional<Tensor>> grads(1 + 2 * n);
-  Tensor g = dy_rows;
-  for (int64_t l = n - 1; l >= 0; --l) {
-    const Layer& layer = layers[l];
-    const Tensor& kernel = kernels[l];
-    const Tensor& h = hs[l];
-    const bool bias_wanted = layer.has_bias && wanted[2 + 2 * l];
-    auto [masked, bias_grad] = relu_bias_grad(g, hs[l + 1], layer.relu, bias_wanted);
-    g = masked;  // the ReLU's output is its mask
-    if (bias_wanted) grads[2 + 2 * l] = bias_grad;
-    if (wanted[1 + 2 * l]) {
-      const int64_t k = kernel.size(0);
-      std::vector<Tensor> per_tap(k);
-      for (const Tap& tap : layer.taps) {
-        per_tap[tap.j] = rows(g, tap.out_lo, tap.out_hi).t().mm(input_rows(h, layer, tap));
-      }
-      if (k == 1) {
-        grads[1 + 2 * l] = per_tap[0].unsqueeze(2);
-      } else {
-        for (auto& p : per_tap) {  // taps reading only padding
-          if (!p.defined()) p = at::zeros({g.size(1), h.size(1)}, g.options());
-        }
-        grads[1 + 2 * l] = at::stack(per_tap, 2);
-      }
-    }
-    if (l == 0 && !wanted[0]) return grads;
-    Tensor dh;
-    if (layer.whole >= 0) {
-      const Tap& tap = layer.taps[layer.whole];
-      dh = rows(g, tap.out_lo, tap.out_hi).mm(kernel[tap.j].t());
-    } else {
-      dh = at::zeros({layer.length * layer.batch, kernel.size(1)}, g.options());
-    }
-    for (int64_t i = 0; i < static_cast<int64_t>(layer.taps.size()); ++i) {
-      if (i == layer.whole) continue;
-      const Tap& tap = layer.taps[i];
-      const auto g_rows = rows(g, tap.out_lo, tap.out_hi);
-      if (layer.strides == 1) {
-        dh.slice(0, tap.in_lo, tap.in_hi).addmm_(g_rows, kernel[tap.j].t());
-      } else {
-        auto steps = dh.view({layer.length, -1, dh.size(1)});
-        steps.slice(0, tap.first, tap.first + (tap.n - 1) * layer.strides + 1, layer.strides)
-            .add_(g_rows.mm(kernel[tap.j].t()).view({tap.n, -1, dh.size(1)}));
-      }
-    }
-    g = dh;
+  const Shapes shapes = shapes_of(kernels);
+  std::vector<Slice> parts;
+  int64_t batch = 0;
+  for (size_t p = 0; p < hs.size() / per; ++p) {
+    const int64_t size = hs[p * per].size(0) / layers[0].length;
+    parts.push_back({batch, size});
+    batch += size;
   }
-  grads[0] = g;
+  TORCH_CHECK(dy.dim() == 3 && dy.size(0) == batch && dy.size(1) == layers.back().count &&
+                  dy.size(2) == shapes.out.back(),
+              "conv_stack: output gradient of the wrong shape");
+  std::vector<std::optional<Tensor>> grads(1 + 2 * n);
+  Tensor dx = wanted[0] ? at::empty({batch, layers[0].length, shapes.in[0]}, dy.options())
+                        : Tensor();
+  AT_DISPATCH_FLOATING_TYPES(dy.scalar_type(), "seqnets_stack_backward", [&] {
+    using acc_t = at::acc_type<scalar_t, false>;
+    std::vector<SliceGrads<scalar_t>> slice_grads(parts.size());
+    for (auto& sg : slice_grads) {
+      for (int64_t l = 0; l < n; ++l) {
+        const int64_t f = shapes.out[l];
+        // taps reading only padding keep their zeros
+        sg.weights.emplace_back(wanted[1 + 2 * l] ? kernels[l].numel() : 0, scalar_t(0));
+        sg.biases.emplace_back(wanted[2 + 2 * l] ? f : 0, acc_t(0));
+      }
+    }
+    const Tensor dy_data = dy.contiguous();  // reads need not be, but one pass is cheaper
+    for_each_slice(static_cast<int64_t>(parts.size()), [&](int64_t p) {
+      backward_slice<scalar_t>(dy_data, hs.data() + p * per, layers, kernels, shapes, wanted,
+                               parts[p], slice_grads[p], dx);
+    });
+    for (int64_t l = 0; l < n; ++l) {
+      const int64_t k = kernels[l].size(0), cin = shapes.in[l], f = shapes.out[l];
+      if (wanted[1 + 2 * l]) {
+        Tensor dw = at::empty({f, cin, k}, dy.options());  // the parameter's layout
+        scalar_t* out = dw.data_ptr<scalar_t>();
+        for (int64_t o = 0; o < f; ++o)
+          for (int64_t c = 0; c < cin; ++c)
+            for (int64_t j = 0; j < k; ++j) {
+              scalar_t total = 0;
+              for (const auto& sg : slice_grads) total += sg.weights[l][(j * f + o) * cin + c];
+              out[(o * cin + c) * k + j] = total;
+            }
+        grads[1 + 2 * l] = dw;
+      }
+      if (layers[l].has_bias && wanted[2 + 2 * l]) {
+        Tensor db = at::empty({f}, dy.options());
+        scalar_t* out = db.data_ptr<scalar_t>();
+        for (int64_t o = 0; o < f; ++o) {
+          acc_t total = 0;
+          for (const auto& sg : slice_grads) total += sg.biases[l][o];
+          out[o] = static_cast<scalar_t>(total);
+        }
+        grads[2 + 2 * l] = db;
+      }
+    }
+  });
+  if (wanted[0]) grads[0] = dx;
   return grads;
+}
+
+// Whether the products call the BLAS (else ATen's mm); use: 1 or 0 sets it, -1 asks.
+bool blas(int64_t use) {
+  if (use >= 0) blas_off.store(use == 0);
+  return !blas_off.load() && blas_usable<float>() && blas_usable<double>();
 }
 
 // SEQNETS_LIBRARY is defined by the loader: the library name carries the source's hash.
 TORCH_LIBRARY(SEQNETS_LIBRARY, m) {
-  m.def("stack_forward(Tensor x_rows, Tensor[] weights, Tensor[] biases, int[] code) "
+  m.def("stack_forward(Tensor x, Tensor[] weights, Tensor[] biases, int[] code, int chunks) "
         "-> Tensor[]",
         &stack_forward);
-  m.def("stack_backward(Tensor dy_rows, Tensor[] hs, Tensor[] kernels, int[] code, "
-        "int[] wanted) -> Tensor?[]",
+  m.def("stack_backward(Tensor dy, Tensor[] hs, Tensor[] kernels, int[] code, int[] wanted) "
+        "-> Tensor?[]",
         &stack_backward);
+  m.def("blas(int use) -> bool", &blas);
 }
