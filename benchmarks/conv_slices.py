@@ -1,11 +1,13 @@
-"""Batch slices of the native convolution loops: the measurement behind ``MIN_SLICE_ROWS``.
+"""Batch slices and product routes of the native convolution loops: the measurements behind
+``MIN_SLICE_ROWS`` and the default route of ``csrc/gemm.h``.
 
     .venv/bin/python benchmarks/conv_slices.py [--repeats 300]
 
 For the chapter's WaveNet (8 causal dilated layers of 20 channels and a 1x1 head), the
 milliseconds of one forward and backward pass at several batch sizes and lengths, with the
-batch run as one slice on 2 intra-op threads and as 2 slices side by side, and their ratio.
-Run it on an otherwise idle machine; the order of the two alternates.
+batch run as one slice on 2 intra-op threads and as 2 slices side by side, and their ratio;
+then, at batch 32, the pass with each route of the products (AVX2 kernels, torch's BLAS,
+ATen's mm). Run it on an otherwise idle machine; the order of what is compared alternates.
 """
 
 from __future__ import annotations
@@ -56,6 +58,27 @@ def main() -> None:
         one, two = statistics.median(times[1]), statistics.median(times[2])
         print(f"{batch:>5} {steps:>5} {batch * steps:>6} {one:>10.3f} {two:>11.3f} "
               f"{two / one:>5.2f}", flush=True)
+    routes(model, args)
+
+
+def routes(model: torch.nn.Module, args: argparse.Namespace) -> None:
+    ops = native.conv_ops()
+    best = ops.products(-1)
+    names = {2: "AVX2 kernels", 1: "torch's BLAS", 0: "ATen mm"}
+    x = torch.randn(32, 50, 1, generator=torch.Generator().manual_seed(0))
+    times: dict[int, list[float]] = {r: [] for r in range(best + 1)}
+    try:
+        for r in range(args.rounds):
+            for route in (sorted(times) if r % 2 == 0 else sorted(times, reverse=True)):
+                ops.products(route)
+                times[route].append(pass_ms(model, x, args.repeats))
+    finally:
+        ops.products(best)
+    print("\nbatch 32 x 50 steps, 2 slices: ms per forward and backward pass")
+    base = statistics.median(times[best])
+    for route in sorted(times, reverse=True):
+        ms = statistics.median(times[route])
+        print(f"  {names[route]:<13} {ms:6.3f}  ({ms / base:.2f}x the default)")
 
 
 if __name__ == "__main__":

@@ -25,24 +25,26 @@ def run_model(seed, strides=1):
     return Sequential(layers, input_shape=(None, 2), seed=seed)
 
 
-@pytest.fixture(params=[True, False], ids=["blas", "aten-mm"])
-def blas(request):
-    """The native products through torch's BLAS, and through ATen's mm."""
+@pytest.fixture(params=[2, 1, 0], ids=["kernels", "blas", "aten-mm"])
+def products(request):
+    """Each route of the native products: the AVX2 kernels, torch's BLAS, ATen's mm."""
     ops = native.conv_ops()
     if ops is None:
         pytest.skip("the native loops cannot be built on this machine")
-    if request.param and not ops.blas(-1):
-        pytest.skip("no usable BLAS symbol in this torch")
-    ops.blas(int(request.param))
+    best = ops.products(-1)
+    if request.param > best:
+        pytest.skip(f"route {request.param} is unavailable here (best: {best})")
+    assert ops.products(request.param) == request.param
     yield request.param
-    ops.blas(1)
+    ops.products(best)
 
 
 @needs_native
 @pytest.mark.parametrize("strides", [1, 2])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("slices", [1, 2, 3])
-def test_native_loops_equal_the_python_loops(strides, dtype, slices, blas, monkeypatch):
+def test_native_loops_equal_the_python_loops(strides, dtype, slices, products,
+                                              monkeypatch):
     """Equal to rounding: the native loops add the bias after the products, not before, and
     sum the gradients over batch slices (5 sequences in 3 slices: sizes 2, 2, 1)."""
     monkeypatch.setattr(conv_taps, "slice_count", lambda batch, length: slices)
@@ -97,9 +99,14 @@ def test_turned_off_by_the_environment(monkeypatch):
 def test_the_library_name_follows_the_source(tmp_path, monkeypatch):
     name = native.library_name()
     assert name.startswith("seqnets_conv_") and name == native.library_name()
-    changed = tmp_path / "conv_stack.cpp"
-    changed.write_text(native.SOURCE.read_text() + "\n// changed\n")
-    monkeypatch.setattr(native, "SOURCE", changed)
+    copy = tmp_path / "conv_stack.cpp"
+    copy.write_text(native.SOURCE.read_text())
+    header = tmp_path / "gemm.h"
+    header.write_text((native.SOURCE.parent / "gemm.h").read_text())
+    monkeypatch.setattr(native, "SOURCE", copy)
+    assert native.library_name() == name
+    header.write_text(header.read_text() + "\n// changed\n")
+    native._name_for.cache_clear()
     assert native.library_name() != name
 
 
@@ -190,3 +197,29 @@ def test_slices_need_enough_rows_each():
     with thread_count(1):
         assert conv_taps.slice_count(32, 50) == 1
 
+
+
+@needs_native
+@pytest.mark.parametrize("channels,filters", [(3, 20), (20, 20), (24, 9), (25, 40), (40, 25),
+                                              (64, 64), (65, 17), (17, 70)])
+def test_every_tile_shape_of_the_kernels(channels, filters, products, monkeypatch):
+    """Column tails of 1–3 vectors, several column tiles, 1–3 leftover rows (3 x 7 rows a
+    slice), and sizes past the kernels' limit (routed to the BLAS), float32."""
+    monkeypatch.setattr(conv_taps, "slice_count", lambda batch, length: 1)
+    results = []
+    for use_native in (True, False):
+        if not use_native:
+            monkeypatch.setattr(native, "conv_ops", lambda: None)
+        torch.manual_seed(0)
+        model = Sequential([Conv1D(filters, 2, padding="causal", activation="relu",
+                                   dilation_rate=2, input_size=channels),
+                            Conv1D(channels, 3, padding="same")], input_shape=(None, channels))
+        x = torch.randn(3, 7, channels, generator=torch.Generator().manual_seed(1),
+                        requires_grad=True)
+        y = model(x)
+        grads = torch.autograd.grad(y.square().sum(), [x, *model.parameters()])
+        results.append((y.detach(), grads))
+    (y_native, g_native), (y_python, g_python) = results
+    torch.testing.assert_close(y_native, y_python, atol=1e-5, rtol=1e-5)
+    for a, b in zip(g_native, g_python, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-SOURCE = Path(__file__).with_name("csrc") / "conv_stack.cpp"
+SOURCE = Path(__file__).with_name("csrc") / "conv_stack.cpp"  # includes the headers beside it
 # -O3: GCC vectorises the bias and ReLU passes only from -O3 (MSVC takes /O2). -fopenmp where
 # torch threads with OpenMP: at::parallel_for is compiled into the library (it then runs on
 # torch's own OpenMP threads; without the flag its slices would run one after another).
@@ -55,7 +55,9 @@ def library_name() -> str:
 
 @functools.lru_cache(maxsize=8)
 def _name_for(source: Path, torch_version: str) -> str:  # read once: asked at every run
-    key = b"\0".join([source.read_bytes(), torch_version.encode(),
+    headers = sorted(source.parent.glob("*.h"))
+    key = b"\0".join([source.read_bytes(), *(h.read_bytes() for h in headers),
+                      torch_version.encode(),
                       " ".join(FLAGS + LDFLAGS).encode(),
                       platform.machine().encode(), platform.system().encode()])
     return "seqnets_conv_" + hashlib.sha256(key).hexdigest()[:16]

@@ -10,8 +10,8 @@
 // - Each slice is laid out time-major ([T, b, C] memory, row t*b + i is step t of sequence
 //   i), so the input rows a tap reads, shifted by a dilation, are one block: each tap is one
 //   matrix product over a block of rows, with no padding and no gathered copy.
-// - Products call the BLAS that torch links (sgemm_/dgemm_) on raw memory, with ATen's mm
-//   as the fallback where no BLAS symbol is found; the bias and the ReLU, and their
+// - Products run on raw memory (gemm.h: small AVX2 kernels for few channels, else the BLAS
+//   that torch links, else ATen's mm); the bias and the ReLU, and their
 //   gradients, are single passes over the rows.
 //
 // Results equal the Python loops to rounding (sums are taken in another order). Built on
@@ -29,29 +29,13 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <optional>
-#include <type_traits>
 #include <vector>
 
-using at::Tensor;
+#include "gemm.h"
 
-// The Fortran BLAS of torch's own library (MKL or OpenBLAS), when it exports one. Weak, so
-// that a torch without it still loads this library (the ATen fallback runs then).
-#if defined(__GNUC__) && !defined(_WIN32)
-extern "C" {
-void sgemm_(const char*, const char*, const int64_t*, const int64_t*, const int64_t*,
-            const float*, const float*, const int64_t*, const float*, const int64_t*,
-            const float*, float*, const int64_t*) __attribute__((weak));
-void dgemm_(const char*, const char*, const int64_t*, const int64_t*, const int64_t*,
-            const double*, const double*, const int64_t*, const double*, const int64_t*,
-            const double*, double*, const int64_t*) __attribute__((weak));
-}
-#define SEQNETS_HAVE_BLAS 1
-#else
-#define SEQNETS_HAVE_BLAS 0
-#endif
+using at::Tensor;
 
 namespace {
 
@@ -84,85 +68,7 @@ std::vector<Layer> decode(c10::IntArrayRef code) {
   return layers;
 }
 
-// ---------------------------------------------------------------------------------------
-// Matrix products on raw row-major memory: c[m, n] = op(a) op(b) + beta * c.
-
-#if SEQNETS_HAVE_BLAS
-// The integers go by pointer to 64-bit values: an LP64 BLAS reads their low halves (the
-// same numbers on little-endian machines), an ILP64 one all of them.
-template <typename T>
-bool blas_call(char ta, char tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  const T one = 1;
-  // row-major c = op(a) op(b) is column-major c' = op(b)' op(a)'
-  if constexpr (std::is_same_v<T, float>) {
-    if (!sgemm_) return false;
-    sgemm_(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
-  } else {
-    if (!dgemm_) return false;
-    dgemm_(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
-  }
-  return true;
-}
-#endif
-
-template <typename T>
-void aten_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  const auto opts = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
-  auto blob = [&](const T* p, int64_t rows, int64_t cols, int64_t ld, bool transposed) {
-    auto t = at::from_blob(const_cast<T*>(p), {transposed ? cols : rows, transposed ? rows : cols},
-                           {ld, 1}, opts);
-    return transposed ? t.t() : t;
-  };
-  auto out = at::from_blob(c, {m, n}, {ldc, 1}, opts);
-  const auto lhs = blob(a, m, k, lda, ta), rhs = blob(b, k, n, ldb, tb);
-  if (beta == T(0)) {
-    out.copy_(at::mm(lhs, rhs));
-  } else {
-    out.addmm_(lhs, rhs);
-  }
-}
-
-// The BLAS is trusted after it reproduces a small product exactly (values chosen so that
-// every sum is exact): a BLAS with another calling convention is never used twice.
-template <typename T>
-bool blas_usable() {
-#if SEQNETS_HAVE_BLAS
-  static const bool usable = [] {
-    const T a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 2, 1, 3, 1};  // a [2, 3], b [3, 2]
-    T c[4] = {-1, -1, -1, -1};
-    if (!blas_call<T>('N', 'N', 2, 2, 3, a, 3, b, 2, T(0), c, 2)) return false;
-    const T want[4] = {14, 5, 32, 11};
-    return std::equal(c, c + 4, want);
-  }();
-  return usable;
-#else
-  return false;
-#endif
-}
-
-// Turned off by blas(0) (the tests compare both paths).
-std::atomic<bool> blas_off{false};
-
-template <typename T>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (beta == T(0)) {
-      for (int64_t r = 0; r < m; ++r) std::fill(c + r * ldc, c + r * ldc + n, T(0));
-    }
-    return;
-  }
-#if SEQNETS_HAVE_BLAS
-  if (!blas_off.load(std::memory_order_relaxed) && blas_usable<T>()) {
-    blas_call<T>(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-#endif
-  aten_gemm<T>(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
-}
+using seqnets_gemm::gemm;
 
 // ---------------------------------------------------------------------------------------
 // Batch slices.
@@ -516,11 +422,9 @@ std::vector<std::optional<Tensor>> stack_backward(const Tensor& dy, at::TensorLi
   return grads;
 }
 
-// Whether the products call the BLAS (else ATen's mm); use: 1 or 0 sets it, -1 asks.
-bool blas(int64_t use) {
-  if (use >= 0) blas_off.store(use == 0);
-  return !blas_off.load() && blas_usable<float>() && blas_usable<double>();
-}
+// The route of the float32 products: 2 the AVX2 kernels where they apply, 1 torch's BLAS,
+// 0 ATen's mm (see gemm.h); `use` >= 0 sets the preference first, -1 only asks.
+int64_t products(int64_t use) { return seqnets_gemm::products_mode(use); }
 
 // SEQNETS_LIBRARY is defined by the loader: the library name carries the source's hash.
 TORCH_LIBRARY(SEQNETS_LIBRARY, m) {
@@ -530,5 +434,5 @@ TORCH_LIBRARY(SEQNETS_LIBRARY, m) {
   m.def("stack_backward(Tensor dy, Tensor[] hs, Tensor[] kernels, int[] code, int[] wanted) "
         "-> Tensor?[]",
         &stack_backward);
-  m.def("blas(int use) -> bool", &blas);
+  m.def("products(int use) -> int", &products);
 }
