@@ -19,7 +19,7 @@ from unittest import mock
 
 import torch
 
-from seqnets.layers import conv_taps, native
+from seqnets.layers import native
 from seqnets.models import zoo
 
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if native.conv_ops() is None:
+    if native.library() is None:
         raise SystemExit("the native loops are unavailable here")
     torch.set_num_threads(2)
     model = zoo.build("wavenet", seed=0)
@@ -52,7 +52,7 @@ def main() -> None:
         times: dict[int, list[float]] = {1: [], 2: []}
         for r in range(args.rounds):
             for slices in ((1, 2) if r % 2 == 0 else (2, 1)):
-                with mock.patch.object(conv_taps, "slice_count", lambda b, t, k=slices: k):
+                with mock.patch.object(native, "slice_count", lambda b, t, k=slices: k):
                     reps = max(10, args.repeats * 1600 // (batch * steps))
                     times[slices].append(pass_ms(model, x, min(reps, args.repeats * 4)))
         one, two = statistics.median(times[1]), statistics.median(times[2])
@@ -62,7 +62,7 @@ def main() -> None:
 
 
 def routes(model: torch.nn.Module, args: argparse.Namespace) -> None:
-    ops = native.conv_ops()
+    ops = native.library()
     best = ops.products(-1)
     names = {2: "AVX2 kernels", 1: "torch's BLAS", 0: "ATen mm"}
     x = torch.randn(32, 50, 1, generator=torch.Generator().manual_seed(0))

@@ -43,7 +43,7 @@ def test_bad_seeds_are_refused(capsys):
 def test_native_command_builds_or_reports(capsys, monkeypatch):
     from seqnets.layers import native
 
-    if native.conv_ops() is None:
+    if native.library() is None:
         assert main(["native"]) == 1
         assert "error" in capsys.readouterr().err
     else:

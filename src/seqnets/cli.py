@@ -334,7 +334,7 @@ def _native() -> int:
         return 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ops = native.conv_ops(retry=True)
+        ops = native.library(retry=True)
     if ops is None:
         reason = str(caught[0].message) if caught else "unavailable"
         print(f"seqnets: error: {reason}", file=sys.stderr)

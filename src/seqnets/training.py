@@ -207,11 +207,12 @@ def default_threads(model: nn.Module) -> int:
     ``benchmarks/threads.py`` (README, "Threads").
 
     One thread when the model is small (< 200k parameters) and every recurrent layer runs
-    the compiled single-threaded loop, with no convolution: such steps are bound by
+    a compiled single-threaded loop, with no convolution: such steps are bound by
     per-operation overhead, and a second thread only adds synchronisation (GRU: 6.9 ms
-    per step with one thread, 9.0 with two). Every available thread otherwise: oneDNN's
-    LSTM and the convolutions split their products well (LSTM 11.4 → 9.1 ms, conv_gru
-    7.7 → 6.2 ms, a 3×10×32 WaveNet on 1,024 steps 2.8 → 1.6 s). "Available" is
+    per step with one thread, 9.0 with two). Every available thread otherwise: the native
+    loops run batch slices side by side (the chapter's LSTM 1.09-1.23 → 0.66-0.73
+    s/epoch), oneDNN's LSTM and the convolutions split their products well (LSTM 11.4 →
+    9.1 ms, conv_gru 7.7 → 6.2 ms, a 3×10×32 WaveNet on 1,024 steps 2.8 → 1.6 s). "Available" is
     ``torch.get_num_threads()``, so a caller that runs several trainings side by side
     caps it first (``seqnets reproduce`` gives each worker one core).
     """
@@ -224,8 +225,9 @@ def default_threads(model: nn.Module) -> int:
     probe = torch.empty(1, 1, 1)
     serial = size < 200_000 and not any(isinstance(m, Conv1D) for m in model.modules())
     for m in model.modules():
-        if isinstance(m, RNN) and not (fastpath.supports(m.cell, probe)
-                                       and not m._cpu_prefers_fused):
+        if isinstance(m, RNN) and (fastpath.threaded(m.cell)
+                                   or not (fastpath.supports(m.cell, probe)
+                                           and not m._cpu_prefers_fused)):
             serial = False
     return 1 if serial else available
 

@@ -3,16 +3,17 @@ cached, and a clean fallback where they cannot be built."""
 
 from __future__ import annotations
 
+import shutil
 import warnings
 
 import pytest
 import torch
 
-from seqnets.layers import Conv1D, conv_taps, native
+from seqnets.layers import Conv1D, native
 from seqnets.models import Sequential
 from seqnets.training import thread_count
 
-needs_native = pytest.mark.skipif(native.conv_ops() is None,
+needs_native = pytest.mark.skipif(native.library() is None,
                                   reason="the native loops cannot be built on this machine")
 
 
@@ -28,7 +29,7 @@ def run_model(seed, strides=1):
 @pytest.fixture(params=[2, 1, 0], ids=["kernels", "blas", "aten-mm"])
 def products(request):
     """Each route of the native products: the AVX2 kernels, torch's BLAS, ATen's mm."""
-    ops = native.conv_ops()
+    ops = native.library()
     if ops is None:
         pytest.skip("the native loops cannot be built on this machine")
     best = ops.products(-1)
@@ -47,11 +48,11 @@ def test_native_loops_equal_the_python_loops(strides, dtype, slices, products,
                                               monkeypatch):
     """Equal to rounding: the native loops add the bias after the products, not before, and
     sum the gradients over batch slices (5 sequences in 3 slices: sizes 2, 2, 1)."""
-    monkeypatch.setattr(conv_taps, "slice_count", lambda batch, length: slices)
+    monkeypatch.setattr(native, "slice_count", lambda batch, length: slices)
     results = []
     for use_native in (True, False):
         if not use_native:
-            monkeypatch.setattr(native, "conv_ops", lambda: None)
+            monkeypatch.setattr(native, "library", lambda: None)
         model = run_model(3, strides).to(dtype)
         x = torch.randn(5, 23, 2, dtype=dtype, generator=torch.Generator().manual_seed(1),
                         requires_grad=True)
@@ -91,7 +92,7 @@ def test_only_the_wanted_gradients_are_computed():
 
 def test_turned_off_by_the_environment(monkeypatch):
     monkeypatch.setenv("SEQNETS_NATIVE", "0")
-    assert not native.enabled() and native.conv_ops() is None
+    assert not native.enabled() and native.library() is None
     model = run_model(0)
     assert model(torch.randn(2, 9, 2)).shape == (2, 7, 3)  # the Python loops run
 
@@ -99,12 +100,11 @@ def test_turned_off_by_the_environment(monkeypatch):
 def test_the_library_name_follows_the_source(tmp_path, monkeypatch):
     name = native.library_name()
     assert name.startswith("seqnets_conv_") and name == native.library_name()
-    copy = tmp_path / "conv_stack.cpp"
-    copy.write_text(native.SOURCE.read_text())
-    header = tmp_path / "gemm.h"
-    header.write_text((native.SOURCE.parent / "gemm.h").read_text())
-    monkeypatch.setattr(native, "SOURCE", copy)
+    copy = tmp_path / "csrc"
+    shutil.copytree(native.CSRC, copy)
+    monkeypatch.setattr(native, "CSRC", copy)
     assert native.library_name() == name
+    header = copy / "gemm.h"
     header.write_text(header.read_text() + "\n// changed\n")
     native._name_for.cache_clear()
     assert native.library_name() != name
@@ -123,19 +123,19 @@ def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
 
     monkeypatch.setattr(native, "_build", broken)
     with pytest.warns(RuntimeWarning, match="no C.. compiler.*Python loops run instead"):
-        assert native.conv_ops() is None
+        assert native.library() is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # remembered: no second attempt, no second warning
-        assert native.conv_ops() is None
+        assert native.library() is None
     model = run_model(0)
     assert model(torch.randn(2, 9, 2)).shape == (2, 7, 3)
     # another process: the failure is remembered on disk, not built again
     monkeypatch.setattr(native, "_loaded", {})
     with pytest.warns(RuntimeWarning, match="an earlier build failed.*no C.. compiler"):
-        assert native.conv_ops() is None
+        assert native.library() is None
     assert len(attempts) == 1
     with pytest.warns(RuntimeWarning, match="no C.. compiler"):  # retry=True builds again
-        assert native.conv_ops(retry=True) is None
+        assert native.library(retry=True) is None
     assert len(attempts) == 2
 
 
@@ -159,11 +159,11 @@ def test_the_ninja_package_is_found_off_path(tmp_path, monkeypatch):
 @pytest.mark.parametrize("slices", [1, 2])
 def test_strided_inputs_and_broadcast_gradients(slices, monkeypatch):
     """Any input strides, and an output gradient with zero strides (the gradient of a sum)."""
-    monkeypatch.setattr(conv_taps, "slice_count", lambda batch, length: slices)
+    monkeypatch.setattr(native, "slice_count", lambda batch, length: slices)
     results = []
     for use_native in (True, False):
         if not use_native:
-            monkeypatch.setattr(native, "conv_ops", lambda: None)
+            monkeypatch.setattr(native, "library", lambda: None)
         model = run_model(4).double()
         base = torch.randn(2, 23, 6, dtype=torch.float64,
                            generator=torch.Generator().manual_seed(2)).requires_grad_()
@@ -189,27 +189,28 @@ def test_an_empty_batch():
 
 def test_slices_need_enough_rows_each():
     with thread_count(2):
-        assert conv_taps.slice_count(32, 50) == 2     # the chapter's batch: side by side
-        assert conv_taps.slice_count(1, 50) == 1      # one sequence: no split
-        assert conv_taps.slice_count(2, 40) == 1      # 80 rows: below MIN_SLICE_ROWS
-        assert conv_taps.slice_count(4, 50) == 2
-        assert conv_taps.slice_count(8, 64) == 2
+        assert native.slice_count(32, 50) == 2     # the chapter's batch: side by side
+        assert native.slice_count(1, 50) == 1      # one sequence: no split
+        assert native.slice_count(2, 40) == 1      # 80 rows: below MIN_SLICE_ROWS
+        assert native.slice_count(4, 50) == 2
+        assert native.slice_count(8, 64) == 2
     with thread_count(1):
-        assert conv_taps.slice_count(32, 50) == 1
+        assert native.slice_count(32, 50) == 1
 
 
 
 @needs_native
 @pytest.mark.parametrize("channels,filters", [(3, 20), (20, 20), (24, 9), (25, 40), (40, 25),
-                                              (64, 64), (65, 17), (17, 70)])
+                                              (64, 64), (65, 17), (130, 9),
+                                              (9, 260)])
 def test_every_tile_shape_of_the_kernels(channels, filters, products, monkeypatch):
     """Column tails of 1–3 vectors, several column tiles, 1–3 leftover rows (3 x 7 rows a
     slice), and sizes past the kernels' limit (routed to the BLAS), float32."""
-    monkeypatch.setattr(conv_taps, "slice_count", lambda batch, length: 1)
+    monkeypatch.setattr(native, "slice_count", lambda batch, length: 1)
     results = []
     for use_native in (True, False):
         if not use_native:
-            monkeypatch.setattr(native, "conv_ops", lambda: None)
+            monkeypatch.setattr(native, "library", lambda: None)
         torch.manual_seed(0)
         model = Sequential([Conv1D(filters, 2, padding="causal", activation="relu",
                                    dilation_rate=2, input_size=channels),
@@ -223,3 +224,93 @@ def test_every_tile_shape_of_the_kernels(channels, filters, products, monkeypatc
     torch.testing.assert_close(y_native, y_python, atol=1e-5, rtol=1e-5)
     for a, b in zip(g_native, g_python, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------
+# the LSTM's time loop (csrc/lstm.cpp) against hand-written equations
+# --------------------------------------------------------------------------------------
+def lstm_reference(p, w, peep, h0, c0, mask):
+    """The (peephole) LSTM step by step: gates i, f, g, o; peep [3, H]; mask on h_{t-1}."""
+    hidden = w.shape[1]
+    h, c, ys, cs = h0, c0, [], []
+    for t in range(p.shape[1]):
+        a = p[:, t] + (h * mask) @ w.t()
+        i = torch.sigmoid(a[:, :hidden] + peep[0] * c)
+        f = torch.sigmoid(a[:, hidden:2 * hidden] + peep[1] * c)
+        g = torch.tanh(a[:, 2 * hidden:3 * hidden])
+        c = f * c + i * g
+        o = torch.sigmoid(a[:, 3 * hidden:] + peep[2] * c)
+        h = o * torch.tanh(c)
+        ys.append(h)
+        cs.append(c)
+    return torch.stack(ys, 1), torch.stack(cs, 1)
+
+
+def lstm_inputs(dtype, batch=5, steps=7, hidden=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+
+    def rand(*shape, scale=1.0):
+        return (scale * torch.randn(*shape, generator=g, dtype=dtype)).requires_grad_()
+
+    mask = (torch.rand(batch, hidden, generator=g) > 0.3).to(dtype) / 0.7  # recurrent dropout
+    return (rand(batch, steps, 4 * hidden), rand(4 * hidden, hidden, scale=0.5),
+            rand(3, hidden, scale=0.5), rand(batch, hidden), rand(batch, hidden), mask)
+
+
+def lstm_outputs_and_grads(run, inputs):
+    y, c = run(*inputs)
+    g = torch.Generator().manual_seed(9)
+    loss = (y * torch.randn(y.shape, generator=g, dtype=y.dtype)).sum() \
+        + (c * torch.randn(c.shape, generator=g, dtype=c.dtype)).sum()
+    return (y.detach(), c.detach()), torch.autograd.grad(loss, inputs[:5])
+
+
+@needs_native
+@pytest.mark.parametrize("slices", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_native_lstm_equals_the_equations(slices, dtype, monkeypatch):
+    """Outputs, cell states and the gradients of the input projections, the recurrent and
+    peephole weights and both initial states; a recurrent-dropout mask; 5 sequences in 1, 2
+    and 3 slices. (float32 runs the rational tanh: within 4e-7 of the exact one.)"""
+    from seqnets.layers import fastpath
+
+    monkeypatch.setattr(native, "slice_count", lambda batch, length: slices)
+    inputs = lstm_inputs(dtype)
+    got = lstm_outputs_and_grads(fastpath._LSTM.apply, inputs)
+    want = lstm_outputs_and_grads(lstm_reference, inputs)
+    tol = {"atol": 2e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12,
+                                                                         "rtol": 1e-12}
+    for a, b in zip([*got[0], *got[1]], [*want[0], *want[1]], strict=True):
+        torch.testing.assert_close(a, b, **tol)
+
+
+@needs_native
+def test_native_lstm_gradcheck_over_two_slices(monkeypatch):
+    from seqnets.layers import fastpath
+
+    monkeypatch.setattr(native, "slice_count", lambda batch, length: 2)
+    p, w, peep, h0, c0, mask = lstm_inputs(torch.float64, batch=3, steps=4, hidden=3, seed=1)
+    assert torch.autograd.gradcheck(lambda *a: fastpath._LSTM.apply(*a, mask),
+                                    (p, w, peep, h0, c0))
+
+
+@needs_native
+def test_lstm_layers_take_the_native_loop_and_threads():
+    from seqnets.layers import LSTM, fastpath
+    from seqnets.layers.cells import PeepholeLSTMCell
+    from seqnets.layers.recurrent import RNN
+    from seqnets.training import default_threads
+
+    x = torch.randn(4, 6, 2)
+    assert LSTM(3, input_size=2)._path(x, None) == "compiled"
+    assert RNN(PeepholeLSTMCell(3), input_size=2)._path(x, None) == "compiled"
+    assert fastpath.threaded(LSTM(3, input_size=2).cell)
+    with thread_count(2):
+        assert default_threads(Sequential([LSTM(3, input_size=2)])) == 2
+
+
+def test_without_native_loops_the_lstm_runs_onednn(monkeypatch):
+    from seqnets.layers import LSTM
+
+    monkeypatch.setattr(native, "library", lambda: None)
+    assert LSTM(3, input_size=2)._path(torch.randn(4, 6, 2), None) == "fused"

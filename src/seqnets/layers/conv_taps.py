@@ -12,7 +12,8 @@ hand-written backward for the whole run: the per-layer autograd and Python costs
 otherwise cost as much as the products, are paid once per run. On CPU its loops run in C++
 where the native library builds (:mod:`seqnets.layers.native`: the same products, equal
 results to rounding), with the batch cut into slices that run side by side on the intra-op
-threads (:func:`slice_count`); the Python loops below are the fallback and the reference.
+threads (:func:`seqnets.layers.native.slice_count`); the Python loops below are the
+fallback and the reference.
 """
 
 from __future__ import annotations
@@ -126,17 +127,6 @@ def _run(geometries: tuple[Geometry, ...], relus: tuple[bool, ...], biases: tupl
     return Run(plans, relus, biases, tuple(code))
 
 
-# The native loops cut the batch into slices that run side by side on the intra-op threads
-# when each slice gets at least this many rows (steps x sequences): below it, handing work
-# to another thread costs more than it saves (benchmarks/conv_slices.py).
-MIN_SLICE_ROWS = 100
-
-
-def slice_count(batch: int, length: int) -> int:
-    """How many batch slices the native loops run side by side."""
-    return max(1, min(torch.get_num_threads(), batch, batch * length // MIN_SLICE_ROWS))
-
-
 def conv_stack(x: torch.Tensor, geometries: tuple[Geometry, ...], relus: tuple[bool, ...],
                weights: list[torch.Tensor], biases: list[torch.Tensor | None]) -> torch.Tensor:
     """Convolutions in sequence, each ``relu`` or linear: ``[B, T, C] → [B, T', F]``.
@@ -232,12 +222,12 @@ class _ConvStack(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, run, *params):
         n = len(run.plans)
-        ops = native.conv_ops() if x.device.type == "cpu" else None
+        ops = native.library() if x.device.type == "cpu" else None
         ctx.run, ctx.native = run, ops
         if ops is not None:
             biases = [b if b is not None else x for b in params[1::2]]  # x: a placeholder
             out = ops.stack_forward(x, list(params[0::2]), biases, run.code,
-                                    slice_count(x.shape[0], x.shape[1]))
+                                    native.slice_count(x.shape[0], x.shape[1]))
             ctx.save_for_backward(*out[n + 1:])     # per slice, the rows entering each layer
             ctx.kernels = out[1:n + 1]
             return out[0]

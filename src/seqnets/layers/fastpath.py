@@ -1,8 +1,9 @@
 """The compiled CPU path for recurrent layers: autograd functions over :mod:`.kernels`.
 
 Taken on CPU for the built-in cells with their default activations, when numba is
-installed (the ``fast`` extra). Every function equals the reference cell loop in values
-and gradients (tests); double backward is not supported (use ``implementation="loop"``).
+installed (the ``fast`` extra); the LSTM's loop runs natively where :mod:`.native` builds.
+Every function equals the reference cell loop in values and gradients (tests); double
+backward is not supported (use ``implementation="loop"``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from . import native
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 _kernels: Any = None
@@ -91,11 +94,21 @@ class _GRU(torch.autograd.Function):
 
 
 class _LSTM(torch.autograd.Function):
+    """The (peephole) LSTM's time loop: the native loops where they build (batch slices side
+    by side, one product per step over a slice's rows), else the numba kernels."""
+
     @staticmethod
     def forward(ctx, p, w, peep, h0, c0, mask):
-        y, c, i, f, g, o = _t(*_k().lstm_forward(_np(p), _np(w.t()), _np(peep), _np(h0),
-                                                 _np(c0), _np(mask)))
+        ops = native.library()
+        if ops is not None:
+            y, c, i, f, g, o = ops.lstm_forward(
+                p.contiguous(), w.t().contiguous(), peep.contiguous(), h0.contiguous(),
+                c0.contiguous(), mask.contiguous(), native.slice_count(p.shape[0], p.shape[1]))
+        else:
+            y, c, i, f, g, o = _t(*_k().lstm_forward(_np(p), _np(w.t()), _np(peep), _np(h0),
+                                                     _np(c0), _np(mask)))
         ctx.save_for_backward(y, c, i, f, g, o, w, peep, h0, c0, mask)
+        ctx.native = ops
         return y, c
 
     @staticmethod
@@ -103,20 +116,43 @@ class _LSTM(torch.autograd.Function):
         y, c, i, f, g, o, w, peep, h0, c0, mask = ctx.saved_tensors
         dy = torch.zeros_like(y) if dy is None else dy
         dc = torch.zeros_like(c) if dc is None else dc
-        dp, dpeep, dh0, dc0 = _t(*_k().lstm_backward(
-            _np(dy), _np(dc), _np(y), _np(c), _np(i), _np(f), _np(g), _np(o), _np(w),
-            _np(peep), _np(h0), _np(c0), _np(mask)))
+        if ctx.native is not None:
+            dp, dpeep, dh0, dc0 = ctx.native.lstm_backward(
+                dy.contiguous(), dc.contiguous(), c, i, f, g, o, w.contiguous(),
+                peep.contiguous(), c0.contiguous(), mask.contiguous(),
+                native.slice_count(y.shape[0], y.shape[1]))
+        else:
+            dp, dpeep, dh0, dc0 = _t(*_k().lstm_backward(
+                _np(dy), _np(dc), _np(y), _np(c), _np(i), _np(f), _np(g), _np(o), _np(w),
+                _np(peep), _np(h0), _np(c0), _np(mask)))
         return dp, _weight_grad(dp, y, h0, mask), dpeep, dh0, dc0, None
+
+
+def native_lstm() -> bool:
+    """Whether the LSTM's time loop runs natively (see :class:`_LSTM`)."""
+    return native.library() is not None
+
+
+def threaded(cell: nn.Module) -> bool:
+    """Whether the compiled loop of ``cell`` uses the intra-op threads (batch slices side by
+    side: the native LSTM); the numba loops run on one."""
+    from .cells import LSTMCell
+
+    return isinstance(cell, LSTMCell) and native_lstm()
 
 
 def supports(cell: nn.Module, x: torch.Tensor) -> bool:
     """Whether the compiled path runs this cell on this input."""
     from .cells import GRUCell, LNSimpleRNNCell, LSTMCell, SimpleRNNCell
 
-    if not HAVE_NUMBA or x.device.type != "cpu" or x.dtype not in (torch.float32,
-                                                                     torch.float64):
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return False
     kind = type(cell)
+    if issubclass(kind, LSTMCell) and kind.__module__ == LSTMCell.__module__:
+        return (cell.activation == "tanh" and cell.recurrent_activation == "sigmoid"
+                and (HAVE_NUMBA or native_lstm()))
+    if not HAVE_NUMBA:
+        return False
     if kind is SimpleRNNCell:
         return cell.activation in ("tanh", "relu")
     if kind is LNSimpleRNNCell:
@@ -124,8 +160,6 @@ def supports(cell: nn.Module, x: torch.Tensor) -> bool:
     if kind is GRUCell:
         return (cell.reset_after and cell.use_bias and cell.activation == "tanh"
                 and cell.recurrent_activation == "sigmoid")
-    if issubclass(kind, LSTMCell) and kind.__module__ == LSTMCell.__module__:
-        return cell.activation == "tanh" and cell.recurrent_activation == "sigmoid"
     return False
 
 

@@ -1,18 +1,19 @@
-"""Native (C++) loops for the fused convolution runs, built once on first use and cached.
+"""Native (C++) loops, built once on first use and cached: the fused convolution runs and
+the LSTM's time loop.
 
-At the chapter's sizes a convolution run is bound by the interpreter's cost per operation,
-not by arithmetic; ``csrc/conv_stack.cpp`` runs the computation of the Python loops of
-:mod:`seqnets.layers.conv_taps` from C++: the same matrix products (through the BLAS
-that torch links), with the bias and the ReLU (and their gradients) in single vectorised
-passes, so results equal to rounding; the batch is cut into slices that run side by side
-on torch's intra-op threads.
+At the chapter's sizes these are bound by the interpreter's cost per operation, not by
+arithmetic. ``csrc/conv_stack.cpp`` runs the computation of the Python loops of
+:mod:`seqnets.layers.conv_taps`, ``csrc/lstm.cpp`` that of the numba LSTM kernels of
+:mod:`seqnets.layers.kernels` (for :mod:`seqnets.layers.fastpath`): the same arithmetic,
+with the products on raw memory (``csrc/gemm.h``) and the batch cut into slices that run
+side by side on torch's intra-op threads (``csrc/slices.h``, :func:`slice_count`); results
+equal to rounding.
 
 It is compiled with PyTorch's extension builder (a C++ compiler and ninja: the ``fast``
 extra installs ninja) the first time a process needs it, which takes about half a minute,
-and cached under ``$SEQNETS_CACHE`` (default ``~/.cache/seqnets``), keyed by the source,
-the compiler flags, the torch version and the platform. Without a compiler the Python
-loops run, after one warning. ``SEQNETS_NATIVE=0`` turns the native loops off.
-"""
+and cached under ``$SEQNETS_CACHE`` (default ``~/.cache/seqnets``), keyed by the sources,
+the compiler flags, the torch version and the platform. Without a compiler the Python (or
+numba) loops run, after one warning. ``SEQNETS_NATIVE=0`` turns the native loops off."""
 
 from __future__ import annotations
 
@@ -30,12 +31,16 @@ from typing import Any
 
 import torch
 
-SOURCE = Path(__file__).with_name("csrc") / "conv_stack.cpp"  # includes the headers beside it
-# -O3: GCC vectorises the bias and ReLU passes only from -O3 (MSVC takes /O2). -fopenmp where
+CSRC = Path(__file__).with_name("csrc")
+SOURCES = ("conv_stack.cpp", "lstm.cpp")  # in CSRC, with the headers beside them
+# -O3: GCC vectorises the bias and ReLU passes only from -O3 (MSVC takes /O2), and the LSTM's
+# gate loops only with -fno-trapping-math (as torch is built: selects on float compares are
+# no longer control flow). -fopenmp where
 # torch threads with OpenMP: at::parallel_for is compiled into the library (it then runs on
 # torch's own OpenMP threads; without the flag its slices would run one after another).
 _OPENMP = bool(torch._C.has_openmp) and os.name != "nt" and sys.platform != "darwin"
-FLAGS = ("/O2",) if os.name == "nt" else ("-O3", *(("-fopenmp",) if _OPENMP else ()))
+FLAGS = ("/O2",) if os.name == "nt" else ("-O3", "-fno-trapping-math",
+                                           *(("-fopenmp",) if _OPENMP else ()))
 LDFLAGS = ("-fopenmp",) if _OPENMP else ()
 
 _lock = threading.Lock()
@@ -47,16 +52,27 @@ def enabled() -> bool:
     return os.environ.get("SEQNETS_NATIVE", "1").strip().lower() not in ("0", "false", "off")
 
 
+# The native loops cut the batch into slices that run side by side on the intra-op threads
+# when each slice gets at least this many rows (steps x sequences): below it, handing work
+# to another thread costs more than it saves (benchmarks/conv_slices.py).
+MIN_SLICE_ROWS = 100
+
+
+def slice_count(batch: int, length: int) -> int:
+    """How many batch slices the native loops run side by side."""
+    return max(1, min(torch.get_num_threads(), batch, batch * length // MIN_SLICE_ROWS))
+
+
 def library_name() -> str:
-    """The library's name: it changes with the source, the compiler flags, the torch version
-    and the platform."""
-    return _name_for(SOURCE, torch.__version__)
+    """The library's name: it changes with the sources, the compiler flags, the torch
+    version and the platform."""
+    return _name_for(CSRC, torch.__version__)
 
 
 @functools.lru_cache(maxsize=8)
-def _name_for(source: Path, torch_version: str) -> str:  # read once: asked at every run
-    headers = sorted(source.parent.glob("*.h"))
-    key = b"\0".join([source.read_bytes(), *(h.read_bytes() for h in headers),
+def _name_for(folder: Path, torch_version: str) -> str:  # read once: asked at every run
+    files = sorted([*folder.glob("*.cpp"), *folder.glob("*.h")])
+    key = b"\0".join([*(f.name.encode() + f.read_bytes() for f in files),
                       torch_version.encode(),
                       " ".join(FLAGS + LDFLAGS).encode(),
                       platform.machine().encode(), platform.system().encode()])
@@ -69,9 +85,10 @@ def cache_dir() -> Path:
     return Path(root) / "native"
 
 
-def conv_ops(retry: bool = False) -> Any | None:
-    """The ``torch.ops`` namespace holding ``stack_forward`` and ``stack_backward``, built
-    if need be; None when turned off or unavailable (the Python loops run then).
+def library(retry: bool = False) -> Any | None:
+    """The ``torch.ops`` namespace of the native loops (``stack_forward``, ``stack_backward``,
+    ``lstm_forward``, ``lstm_backward``, ``products``), built if need be; None when turned
+    off or unavailable (the Python or numba loops run then).
 
     A failed build is remembered on disk, so that later processes do not spend the time
     again; ``retry=True`` (what ``seqnets native`` does) forgets it and tries anew."""
@@ -118,10 +135,11 @@ def _build(name: str, folder: Path) -> None:
     from torch.utils import cpp_extension
 
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"seqnets: building the native convolution loops once (about 30 s) in {folder}",
+    print(f"seqnets: building the native loops once (about 30 s) in {folder}",
           file=sys.stderr, flush=True)
     with _ninja_on_path():
-        cpp_extension.load(name, sources=[str(SOURCE)], build_directory=str(folder),
+        cpp_extension.load(name, sources=[str(CSRC / f) for f in SOURCES],
+                           build_directory=str(folder),
                            extra_cflags=[*FLAGS, f"-DSEQNETS_LIBRARY={name}"],
                            extra_ldflags=list(LDFLAGS),
                            is_python_module=False, verbose=False)

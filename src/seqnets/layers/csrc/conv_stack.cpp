@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "gemm.h"
+#include "slices.h"
 
 using at::Tensor;
 
@@ -69,37 +70,9 @@ std::vector<Layer> decode(c10::IntArrayRef code) {
 }
 
 using seqnets_gemm::gemm;
-
-// ---------------------------------------------------------------------------------------
-// Batch slices.
-
-struct Slice {
-  int64_t begin, size;  // sequences [begin, begin + size) of the batch
-};
-
-std::vector<Slice> slices(int64_t batch, int64_t chunks) {
-  chunks = std::max<int64_t>(1, std::min(chunks, std::max<int64_t>(batch, 1)));
-  std::vector<Slice> out;
-  int64_t begin = 0;
-  for (int64_t p = 0; p < chunks; ++p) {
-    const int64_t size = batch / chunks + (p < batch % chunks ? 1 : 0);
-    out.push_back({begin, size});
-    begin += size;
-  }
-  return out;
-}
-
-// run(p) for every slice p, side by side on the intra-op threads when there are several
-template <typename F>
-void for_each_slice(int64_t count, const F& run) {
-  if (count == 1) {
-    run(0);
-    return;
-  }
-  at::parallel_for(0, count, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t p = lo; p < hi; ++p) run(p);
-  });
-}
+using seqnets_slices::for_each_slice;
+using seqnets_slices::Slice;
+using seqnets_slices::slices;
 
 // ---------------------------------------------------------------------------------------
 // Passes over rows.

@@ -115,7 +115,11 @@ bool blas_usable() {
 // 2: AVX2 kernels (float32)
 
 constexpr int64_t kTile = 24;         // result columns per tile: three 8-float vectors
-constexpr int64_t kMaxChannels = 64;  // the kernels take products with k and n up to this
+// The kernels take products whose inner size (a b: k; a' b: m, the tiles over the inner rows)
+// is at most kMaxInner and whose result has at most kMaxColumns columns; beyond, the BLAS's
+// cache blocking pays.
+constexpr int64_t kMaxInner = 128;
+constexpr int64_t kMaxColumns = 256;
 
 #if SEQNETS_X86_KERNELS
 #define SEQNETS_AVX2 __attribute__((target("avx2,fma")))
@@ -292,7 +296,7 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
   // 11.6 us against the kernels' 13.0 for 800 x 20 by 20 x 20, where a b takes it 14.0
   // against 12.5, and a' b 13.8 against 8.3)
   if constexpr (std::is_same_v<T, float>) {
-    if (mode == 2 && !tb && n <= kMaxChannels && (ta ? m : k) <= kMaxChannels) {
+    if (mode == 2 && !tb && n <= kMaxColumns && (ta ? m : k) <= kMaxInner) {
       if (!ta) {
         avx2_nn(m, n, k, a, lda, b, ldb, beta != 0.f, c, ldc);
         return;
