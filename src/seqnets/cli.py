@@ -340,7 +340,7 @@ def _native() -> int:
         print(f"seqnets: error: {reason}", file=sys.stderr)
         return 1
     folder = native.cache_dir() / native.library_name()
-    print(f"seqnets: native convolution loops ready in {folder}")
+    print(f"seqnets: native loops ready in {folder}")
     return 0
 
 
@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--keras-script", default=None,
                    help="path of keras_ch15.py (default: ../shared/peers/ beside the checkout)")
     b.add_argument("--out", default="bench-results.json", help="JSON output file")
-    sub.add_parser("native", help="build the native convolution loops now (else they build "
+    sub.add_parser("native", help="build the native loops now (else they build "
                    "on first use) and say where they are; for images and offline machines")
     z = sub.add_parser("zoo", help="list the model zoo, or print one model's summary")
     z.add_argument("name", nargs="?", help="a model name")

@@ -125,8 +125,9 @@ def _load(name: str, retry: bool) -> Any | None:
             raise
         return getattr(torch.ops, name)
     except Exception as err:  # noqa: BLE001 - any build failure means: use the Python loops
-        warnings.warn(f"seqnets: the native convolution loops are unavailable ({err!s:.400}); "
-                      "the Python loops run instead (the same results to rounding, slower). "
+        warnings.warn(f"seqnets: the native loops are unavailable ({err!s:.400}); "
+                      "the Python loops run instead (numba or oneDNN for the LSTM; the same "
+                      "results to rounding, slower). "
                       "Set SEQNETS_NATIVE=0 to skip the attempt.", RuntimeWarning, stacklevel=3)
         return None
 
