@@ -52,7 +52,7 @@ def test_conv1d_on_cuda_matches_cpu():
 
 
 def test_training_on_cuda_and_loading_on_cpu(tmp_path):
-    x = torch.randn(64, 20, 1)
+    x = torch.randn(64, 20, 1, generator=torch.Generator().manual_seed(0))
     y = x[:, -1]
     model = sn.zoo.build("deep_rnn_dense", seed=0).to(CUDA)
     sn.fit(model, (x.to(CUDA), y.to(CUDA)), epochs=2, batch_size=16, seed=0, quiet=True)
@@ -60,4 +60,6 @@ def test_training_on_cuda_and_loading_on_cpu(tmp_path):
     loaded = sn.load(tmp_path / "m")
     model.eval()
     with torch.no_grad():
-        torch.testing.assert_close(loaded(x), model(x.to(CUDA)).cpu(), atol=1e-5, rtol=1e-4)
+        # float32 over 20 steps of two recurrent layers: the CPU loop and cuDNN sum in
+        # other orders (an unseeded input once differed by 1.7e-5 on an H200)
+        torch.testing.assert_close(loaded(x), model(x.to(CUDA)).cpu(), atol=1e-4, rtol=1e-4)
