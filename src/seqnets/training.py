@@ -212,8 +212,8 @@ def default_threads(model: nn.Module) -> int:
     per step with one thread, 9.0 with two). Every available thread otherwise: the native
     loops run batch slices side by side (the chapter's LSTM 1.09-1.23 → 0.66-0.73
     s/epoch), oneDNN's LSTM and the convolutions split their products well (LSTM 11.4 →
-    9.1 ms, conv_gru 7.7 → 6.2 ms, a 3×10×32 WaveNet on 1,024 steps 2.8 → 1.6 s). "Available" is
-    ``torch.get_num_threads()``, so a caller that runs several trainings side by side
+    9.1 ms, conv_gru 7.7 → 6.2 ms, a 3×10×32 WaveNet on 1,024 steps 2.8 → 1.6 s).
+    "Available" is ``torch.get_num_threads()``, so a caller that runs several trainings side by side
     caps it first (``seqnets reproduce`` gives each worker one core).
     """
     from .layers import fastpath

@@ -314,3 +314,25 @@ def test_without_native_loops_the_lstm_runs_onednn(monkeypatch):
 
     monkeypatch.setattr(native, "library", lambda: None)
     assert LSTM(3, input_size=2)._path(torch.randn(4, 6, 2), None) == "fused"
+
+
+@needs_native
+def test_the_native_ops_refuse_what_does_not_match():
+    from seqnets.layers import conv_taps
+
+    ops = native.library()
+    geometry = (conv_taps.Geometry(2, 1, 1, "causal"),)
+    run = conv_taps._run(geometry, (True,), (True,), 9, 2)
+    w, b = torch.randn(4, 3, 2), torch.randn(4)
+    with pytest.raises(RuntimeError, match="weight does not match its input"):
+        ops.stack_forward(torch.randn(2, 9, 5), [w], [b], run.code, 1)   # 5 channels, not 3
+    with pytest.raises(RuntimeError, match="bias does not match"):
+        ops.stack_forward(torch.randn(2, 9, 3), [w], [torch.randn(7)], run.code, 1)
+    with pytest.raises(RuntimeError, match="plan's length"):
+        ops.stack_forward(torch.randn(2, 8, 3), [w], [b], run.code, 1)
+    p, w_t = torch.randn(2, 5, 8), torch.randn(2, 8)
+    states = [torch.zeros(2, 2), torch.zeros(2, 2), torch.ones(2, 2)]
+    with pytest.raises(RuntimeError, match="contiguous CPU tensor of the same dtype"):
+        ops.lstm_forward(p, w_t.double(), torch.zeros(3, 2), *states, 1)
+    with pytest.raises(RuntimeError, match="sizes do not match"):
+        ops.lstm_forward(p, torch.randn(3, 8), torch.zeros(3, 2), *states, 1)

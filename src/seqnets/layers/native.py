@@ -35,9 +35,9 @@ CSRC = Path(__file__).with_name("csrc")
 SOURCES = ("conv_stack.cpp", "lstm.cpp")  # in CSRC, with the headers beside them
 # -O3: GCC vectorises the bias and ReLU passes only from -O3 (MSVC takes /O2), and the LSTM's
 # gate loops only with -fno-trapping-math (as torch is built: selects on float compares are
-# no longer control flow). -fopenmp where
-# torch threads with OpenMP: at::parallel_for is compiled into the library (it then runs on
-# torch's own OpenMP threads; without the flag its slices would run one after another).
+# no longer control flow). -fopenmp where torch threads with OpenMP: at::parallel_for is
+# compiled into the library (it then runs on torch's own OpenMP threads; without the flag
+# the slices would run one after another).
 _OPENMP = bool(torch._C.has_openmp) and os.name != "nt" and sys.platform != "darwin"
 FLAGS = ("/O2",) if os.name == "nt" else ("-O3", "-fno-trapping-math",
                                            *(("-fopenmp",) if _OPENMP else ()))

@@ -293,6 +293,7 @@ std::vector<Tensor> stack_forward(const Tensor& x, at::TensorList weights, at::T
   const size_t n = layers.size();
   TORCH_CHECK(n > 0 && weights.size() == n && biases.size() == n,
               "conv_stack: one weight and one bias per layer");
+  TORCH_CHECK(x.device().is_cpu(), "conv_stack: the native loops run on CPU tensors");
   TORCH_CHECK(x.dim() == 3 && x.size(1) == layers[0].length, "conv_stack: input [B, T, C] "
               "with the plan's length expected");
   std::vector<Tensor> kernels, bias_data;
@@ -303,6 +304,14 @@ std::vector<Tensor> stack_forward(const Tensor& x, at::TensorList weights, at::T
     bias_data.push_back(layers[l].has_bias ? biases[l].contiguous() : Tensor());
   }
   const Shapes shapes = shapes_of(kernels);
+  for (size_t l = 0; l < n; ++l) {  // what the loops index must be there
+    bool taps_fit = true;
+    for (const Tap& tap : layers[l].taps) taps_fit = taps_fit && tap.j < kernels[l].size(0);
+    TORCH_CHECK(shapes.in[l] == (l == 0 ? x.size(2) : shapes.out[l - 1]) && taps_fit,
+                "conv_stack: layer ", l, "'s weight does not match its input or the plan");
+    TORCH_CHECK(!layers[l].has_bias || biases[l].numel() == shapes.out[l],
+                "conv_stack: layer ", l, "'s bias does not match its filters");
+  }
   const auto parts = slices(x.size(0), chunks);
   const int64_t per = static_cast<int64_t>(n) + 1;
   std::vector<Tensor> hs(parts.size() * per);

@@ -196,8 +196,8 @@ void backward_slice(const T* dy, const T* dc_out, const T* c, const T* ig, const
 
 void check(const Tensor& t, const Tensor& like, const char* name) {
   TORCH_CHECK(t.is_contiguous() && t.scalar_type() == like.scalar_type() &&
-                  t.device() == like.device(),
-              "lstm: ", name, " must be contiguous, of the same dtype and device as p");
+                  t.device().is_cpu(),
+              "lstm: ", name, " must be a contiguous CPU tensor of the same dtype as the rest");
 }
 
 }  // namespace
