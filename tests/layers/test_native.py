@@ -294,9 +294,53 @@ def test_native_lstm_gradcheck_over_two_slices(monkeypatch):
                                     (p, w, peep, h0, c0))
 
 
+def simple_rnn_reference(p, w, h0, mask, relu):
+    h, ys = h0, []
+    for t in range(p.shape[1]):
+        a = p[:, t] + (h * mask) @ w.t()
+        h = torch.relu(a) if relu else torch.tanh(a)
+        ys.append(h)
+    return torch.stack(ys, 1)
+
+
+@needs_native
+@pytest.mark.parametrize("relu", [False, True], ids=["tanh", "relu"])
+@pytest.mark.parametrize("slices", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_native_simple_rnn_equals_the_equations(relu, slices, dtype, monkeypatch):
+    from seqnets.layers import fastpath
+
+    monkeypatch.setattr(native, "slice_count", lambda batch, length: slices)
+    p, w, _, h0, _, mask = lstm_inputs(dtype, hidden=6, seed=3)
+    p = p.detach()[..., :6].clone().requires_grad_()
+    w = w.detach()[:6].clone().requires_grad_()
+    g = torch.Generator().manual_seed(4)
+    weights = torch.randn(5, 7, 6, generator=g, dtype=dtype)
+    results = []
+    for run in (fastpath._SimpleRNN.apply, simple_rnn_reference):
+        y = run(p, w, h0, mask, relu)
+        results.append((y.detach(), *torch.autograd.grad((y * weights).sum(), [p, w, h0])))
+    tol = {"atol": 2e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12,
+                                                                         "rtol": 1e-12}
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, **tol)
+
+
+@needs_native
+def test_native_simple_rnn_gradcheck_over_two_slices(monkeypatch):
+    from seqnets.layers import fastpath
+
+    monkeypatch.setattr(native, "slice_count", lambda batch, length: 2)
+    p, w, _, h0, _, mask = lstm_inputs(torch.float64, batch=3, steps=4, hidden=3, seed=5)
+    p = p.detach()[..., :3].clone().requires_grad_()
+    w = w.detach()[:3].clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda *a: fastpath._SimpleRNN.apply(*a, mask, False),
+                                    (p, w, h0))
+
+
 @needs_native
 def test_lstm_layers_take_the_native_loop_and_threads():
-    from seqnets.layers import LSTM, fastpath
+    from seqnets.layers import LSTM, SimpleRNN, fastpath
     from seqnets.layers.cells import PeepholeLSTMCell
     from seqnets.layers.recurrent import RNN
     from seqnets.training import default_threads
@@ -305,8 +349,11 @@ def test_lstm_layers_take_the_native_loop_and_threads():
     assert LSTM(3, input_size=2)._path(x, None) == "compiled"
     assert RNN(PeepholeLSTMCell(3), input_size=2)._path(x, None) == "compiled"
     assert fastpath.threaded(LSTM(3, input_size=2).cell)
+    assert not fastpath.threaded(SimpleRNN(3, input_size=2).cell)
+    assert SimpleRNN(3, input_size=2)._path(x, None) == "compiled"
     with thread_count(2):
         assert default_threads(Sequential([LSTM(3, input_size=2)])) == 2
+        assert default_threads(Sequential([SimpleRNN(3, input_size=2)])) == 1
 
 
 def test_without_native_loops_the_lstm_runs_onednn(monkeypatch):

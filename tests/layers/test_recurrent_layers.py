@@ -192,7 +192,10 @@ def test_fast_paths_equal_loop(kind, path, return_sequences, go_backwards, retur
     names = ["x", *(f"init{i}" for i in range(len(init0 or ()))),
              *(n for n, _ in layer.named_parameters())]
     for name, a, b in zip(names, grads_f, grads_l, strict=True):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=0, msg=lambda m, n=name: f"{n}: {m}")
+        # torch's float32 tolerance: weight gradients of magnitude ~5 sum many products,
+        # in another order on each path (relative differences ~2e-6)
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1.3e-6,
+                                   msg=lambda m, n=name: f"{n}: {m}")
 
 
 def test_fused_equals_loop_in_twin_loaded_from_state_dict():

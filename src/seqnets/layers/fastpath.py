@@ -1,7 +1,8 @@
 """The compiled CPU path for recurrent layers: autograd functions over :mod:`.kernels`.
 
 Taken on CPU for the built-in cells with their default activations, when numba is
-installed (the ``fast`` extra); the LSTM's loop runs natively where :mod:`.native` builds.
+installed (the ``fast`` extra); the LSTM's and SimpleRNN's loops run natively where
+:mod:`.native` builds.
 Every function equals the reference cell loop in values and gradients (tests); double
 backward is not supported (use ``implementation="loop"``).
 """
@@ -45,19 +46,33 @@ def _weight_grad(dz: torch.Tensor, y: torch.Tensor, h0: torch.Tensor,
 
 
 class _SimpleRNN(torch.autograd.Function):
+    """SimpleRNN's time loop: native where the library builds (as :class:`_LSTM`), else
+    the numba kernels."""
+
     @staticmethod
     def forward(ctx, p, w, h0, mask, relu):
-        y = torch.from_numpy(_k().simple_rnn_forward(_np(p), _np(w.t()), _np(h0), _np(mask),
-                                                     relu))
+        ops = native.library()
+        if ops is not None:
+            y = ops.simple_rnn_forward(p.contiguous(), w.t().contiguous(), h0.contiguous(),
+                                       mask.contiguous(), relu,
+                                       native.slice_count(p.shape[0], p.shape[1]))
+        else:
+            y = torch.from_numpy(_k().simple_rnn_forward(_np(p), _np(w.t()), _np(h0),
+                                                         _np(mask), relu))
         ctx.save_for_backward(y, w, h0, mask)
-        ctx.relu = relu
+        ctx.relu, ctx.native = relu, ops
         return y
 
     @staticmethod
     def backward(ctx, dy):
         y, w, h0, mask = ctx.saved_tensors
-        dp, dh0 = _t(*_k().simple_rnn_backward(_np(dy), _np(y), _np(w), _np(h0), _np(mask),
-                                               ctx.relu))
+        if ctx.native is not None:
+            dp, dh0 = ctx.native.simple_rnn_backward(
+                dy.contiguous(), y, w.contiguous(), mask.contiguous(), ctx.relu,
+                native.slice_count(y.shape[0], y.shape[1]))
+        else:
+            dp, dh0 = _t(*_k().simple_rnn_backward(_np(dy), _np(y), _np(w), _np(h0),
+                                                   _np(mask), ctx.relu))
         return dp, _weight_grad(dp, y, h0, mask), dh0, None, None
 
 
@@ -128,17 +143,19 @@ class _LSTM(torch.autograd.Function):
         return dp, _weight_grad(dp, y, h0, mask), dpeep, dh0, dc0, None
 
 
-def native_lstm() -> bool:
-    """Whether the LSTM's time loop runs natively (see :class:`_LSTM`)."""
+def native_loops() -> bool:
+    """Whether the LSTM's and SimpleRNN's time loops run natively (see :class:`_LSTM`)."""
     return native.library() is not None
 
 
 def threaded(cell: nn.Module) -> bool:
-    """Whether the compiled loop of ``cell`` uses the intra-op threads (batch slices side by
-    side: the native LSTM); the numba loops run on one."""
+    """Whether the compiled loop of ``cell`` gains from the intra-op threads: the native
+    LSTM loop, whose batch slices run side by side (the chapter's LSTM 0.66-0.73 s/epoch on
+    two threads, 1.09-1.23 on one). Not the native SimpleRNN loop, whose steps are too small
+    (seq2seq_rnn 0.60-0.75 on two, 0.49-0.67 on one), nor the numba loops."""
     from .cells import LSTMCell
 
-    return isinstance(cell, LSTMCell) and native_lstm()
+    return isinstance(cell, LSTMCell) and native_loops()
 
 
 def supports(cell: nn.Module, x: torch.Tensor) -> bool:
@@ -150,11 +167,11 @@ def supports(cell: nn.Module, x: torch.Tensor) -> bool:
     kind = type(cell)
     if issubclass(kind, LSTMCell) and kind.__module__ == LSTMCell.__module__:
         return (cell.activation == "tanh" and cell.recurrent_activation == "sigmoid"
-                and (HAVE_NUMBA or native_lstm()))
+                and (HAVE_NUMBA or native_loops()))
+    if kind is SimpleRNNCell:
+        return cell.activation in ("tanh", "relu") and (HAVE_NUMBA or native_loops())
     if not HAVE_NUMBA:
         return False
-    if kind is SimpleRNNCell:
-        return cell.activation in ("tanh", "relu")
     if kind is LNSimpleRNNCell:
         return cell.activation == "tanh"
     if kind is GRUCell:

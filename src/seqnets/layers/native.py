@@ -1,10 +1,11 @@
 """Native (C++) loops, built once on first use and cached: the fused convolution runs and
-the LSTM's time loop.
+the time loops of the LSTM and SimpleRNN.
 
 At the chapter's sizes these are bound by the interpreter's cost per operation, not by
 arithmetic. ``csrc/conv_stack.cpp`` runs the computation of the Python loops of
-:mod:`seqnets.layers.conv_taps`, ``csrc/lstm.cpp`` that of the numba LSTM kernels of
-:mod:`seqnets.layers.kernels` (for :mod:`seqnets.layers.fastpath`): the same arithmetic,
+:mod:`seqnets.layers.conv_taps`, ``csrc/lstm.cpp`` and ``csrc/simple_rnn.cpp`` that of the
+numba kernels of :mod:`seqnets.layers.kernels` (for :mod:`seqnets.layers.fastpath`): the
+same arithmetic,
 with the products on raw memory (``csrc/gemm.h``) and the batch cut into slices that run
 side by side on torch's intra-op threads (``csrc/slices.h``, :func:`slice_count`); results
 equal to rounding.
@@ -32,7 +33,7 @@ from typing import Any
 import torch
 
 CSRC = Path(__file__).with_name("csrc")
-SOURCES = ("conv_stack.cpp", "lstm.cpp")  # in CSRC, with the headers beside them
+SOURCES = ("conv_stack.cpp", "lstm.cpp", "simple_rnn.cpp")  # in CSRC, headers beside them
 # -O3: GCC vectorises the bias and ReLU passes only from -O3 (MSVC takes /O2), and the LSTM's
 # gate loops only with -fno-trapping-math (as torch is built: selects on float compares are
 # no longer control flow). -fopenmp where torch threads with OpenMP: at::parallel_for is
@@ -86,9 +87,9 @@ def cache_dir() -> Path:
 
 
 def library(retry: bool = False) -> Any | None:
-    """The ``torch.ops`` namespace of the native loops (``stack_forward``, ``stack_backward``,
-    ``lstm_forward``, ``lstm_backward``, ``products``), built if need be; None when turned
-    off or unavailable (the Python or numba loops run then).
+    """The ``torch.ops`` namespace of the native loops (``stack_*``, ``lstm_*``,
+    ``simple_rnn_*``, ``products``), built if need be; None when turned off or unavailable
+    (the Python or numba loops run then).
 
     A failed build is remembered on disk, so that later processes do not spend the time
     again; ``retry=True`` (what ``seqnets native`` does) forgets it and tries anew."""

@@ -347,7 +347,7 @@ class LSTM(_FusedRNN):
         # the native loop, batch slices side by side: 0.66-0.73 s/epoch for the chapter's
         # LSTM against oneDNN's 1.22-1.56; the numba loop, one sequence at a time, only
         # matches oneDNN
-        return not fastpath.native_lstm()
+        return not fastpath.native_loops()
 
     def __init__(self, units: int, activation: str | None = "tanh",
                  recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
