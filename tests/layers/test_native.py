@@ -9,7 +9,7 @@ import warnings
 import pytest
 import torch
 
-from seqnets.layers import Conv1D, native
+from seqnets.layers import Conv1D, conv_taps, native
 from seqnets.models import Sequential
 from seqnets.training import thread_count
 
@@ -156,18 +156,24 @@ def test_the_ninja_package_is_found_off_path(tmp_path, monkeypatch):
 
 
 @needs_native
+@pytest.mark.parametrize("layout", ["strided", "time-major"])
 @pytest.mark.parametrize("slices", [1, 2])
-def test_strided_inputs_and_broadcast_gradients(slices, monkeypatch):
-    """Any input strides, and an output gradient with zero strides (the gradient of a sum)."""
+def test_strided_inputs_and_broadcast_gradients(slices, layout, monkeypatch):
+    """Any input strides (time-major input is read in place by one slice), and an output
+    gradient with zero strides (the gradient of a sum)."""
     monkeypatch.setattr(native, "slice_count", lambda batch, length: slices)
     results = []
     for use_native in (True, False):
         if not use_native:
             monkeypatch.setattr(native, "library", lambda: None)
         model = run_model(4).double()
-        base = torch.randn(2, 23, 6, dtype=torch.float64,
-                           generator=torch.Generator().manual_seed(2)).requires_grad_()
-        x = base.transpose(0, 2)[::3]        # [2, 23, 2] over memory [2, 23, 6]: strided
+        g = torch.Generator().manual_seed(2)
+        if layout == "strided":
+            base = torch.randn(2, 23, 6, dtype=torch.float64, generator=g).requires_grad_()
+            x = base.transpose(0, 2)[::3]    # [2, 23, 2] over memory [2, 23, 6]: strided
+        else:
+            base = torch.randn(23, 2, 2, dtype=torch.float64, generator=g).requires_grad_()
+            x = base.transpose(0, 1)         # [2, 23, 2] over time-major memory
         y = model(x)
         grads = torch.autograd.grad(y.sum(), [base, *model.parameters()])
         results.append((y.detach(), grads))
@@ -185,6 +191,18 @@ def test_an_empty_batch():
     y.sum().backward()
     assert y.shape == (0, 7, 3) and x.grad.shape == x.shape
     assert torch.count_nonzero(model.layers[1].weight.grad) == 0
+
+
+@needs_native
+def test_long_runs_take_one_slice_and_return_time_major_views(monkeypatch):
+    seen = []
+    real = native.slice_count
+    monkeypatch.setattr(native, "slice_count", lambda b, t: seen.append((b, t)) or real(b, t))
+    conv = Conv1D(3, 2, padding="causal", input_size=2)
+    x = torch.randn(2, conv_taps.LARGEST_SLICED, 2)      # 65,536 rows: one slice
+    y = conv(x)
+    assert seen == [] and y.transpose(0, 1).is_contiguous()
+    torch.testing.assert_close(y[:, 5:9], conv(x[:, :9])[:, 5:9])  # the sliced short run
 
 
 def test_slices_need_enough_rows_each():

@@ -148,15 +148,19 @@ struct Shapes {
   std::vector<int64_t> in, out;  // channels entering and leaving each layer
 };
 
+// One slice through the run. With a single slice (`whole`), the input is read in place when
+// it is time-major already, and y_out is left undefined: the caller returns a view of the
+// last rows (no copies: at long sequences they cost as much as the products).
 template <typename T>
 void forward_slice(const Tensor& x, const std::vector<Layer>& layers,
                    const std::vector<Tensor>& kernels, const std::vector<const T*>& biases,
-                   const Shapes& shapes, Slice slice, Tensor* hs, Tensor& y_out) {
+                   const Shapes& shapes, Slice slice, bool whole, Tensor* hs, Tensor& y_out) {
   const int64_t b = slice.size, steps = x.size(1), c0 = x.size(2);
   auto opts = x.options();
   // the slice's input, time-major
-  Tensor h = at::empty({steps * b, c0}, opts);
-  {
+  const bool in_place = whole && x.transpose(0, 1).is_contiguous();
+  Tensor h = in_place ? x.transpose(0, 1).view({steps * b, c0}) : at::empty({steps * b, c0}, opts);
+  if (!in_place) {
     const T* src = x.data_ptr<T>();
     T* dst = h.data_ptr<T>();
     const int64_t sb = x.stride(0), st = x.stride(1), sc = x.stride(2);
@@ -187,6 +191,7 @@ void forward_slice(const Tensor& x, const std::vector<Layer>& layers,
     hs[l + 1] = y;
     h = y;
   }
+  if (whole) return;
   // the slice's output into the batch-major result
   const int64_t count = layers.back().count, f = shapes.out.back();
   const T* src = h.data_ptr<T>();
@@ -203,22 +208,30 @@ struct SliceGrads {
   std::vector<std::vector<at::acc_type<T, false>>> biases;  // per layer [f]
 };
 
+// One slice back through the run. With a single slice (`whole`), dx is set to a view of the
+// time-major input-gradient rows instead of a batch-major copy, and a time-major output
+// gradient is read in place when the last layer has no ReLU (whose mask writes into it).
 template <typename T>
 void backward_slice(const Tensor& dy, const Tensor* hs, const std::vector<Layer>& layers,
                     const std::vector<Tensor>& kernels, const Shapes& shapes,
-                    c10::IntArrayRef wanted, Slice slice, SliceGrads<T>& grads, Tensor& dx) {
+                    c10::IntArrayRef wanted, Slice slice, bool whole, SliceGrads<T>& grads,
+                    Tensor& dx) {
   const int64_t b = slice.size, n = static_cast<int64_t>(layers.size());
   // the slice's output gradient, time-major
   const int64_t count = layers.back().count;
-  std::vector<T> g(count * b * shapes.out.back()), dh, scratch;
-  {
+  const bool in_place = whole && !layers.back().relu && dy.transpose(0, 1).is_contiguous();
+  Tensor g_rows = in_place ? dy.transpose(0, 1).view({count * b, shapes.out.back()})
+                           : at::empty({count * b, shapes.out.back()}, dy.options());
+  Tensor dh_rows;
+  std::vector<T> scratch;
+  if (!in_place) {
     const int64_t f = shapes.out.back();
     const T* src = dy.data_ptr<T>();
     const int64_t sb = dy.stride(0), st = dy.stride(1), sc = dy.stride(2);
     for (int64_t t = 0; t < count; ++t)
       for (int64_t i = 0; i < b; ++i) {
         const T* row = src + (slice.begin + i) * sb + t * st;
-        T* to = g.data() + (t * b + i) * f;
+        T* to = g_rows.data_ptr<T>() + (t * b + i) * f;
         for (int64_t ch = 0; ch < f; ++ch) to[ch] = row[ch * sc];
       }
   }
@@ -228,47 +241,54 @@ void backward_slice(const Tensor& dy, const Tensor* hs, const std::vector<Layer>
     const T* kernel = kernels[l].data_ptr<T>();
     const T* h = hs[l].data_ptr<T>();
     const int64_t out_rows = layer.count * b;
-    if (layer.relu) relu_grad<T>(g.data(), hs[l + 1].data_ptr<T>(), out_rows * f);
+    T* g = g_rows.data_ptr<T>();
+    if (layer.relu) relu_grad<T>(g, hs[l + 1].data_ptr<T>(), out_rows * f);
     if (layer.has_bias && wanted[2 + 2 * l]) {
-      column_sums(g.data(), out_rows, f, grads.biases[l].data());
+      column_sums(g, out_rows, f, grads.biases[l].data());
     }
     if (wanted[1 + 2 * l]) {
       T* dw = grads.weights[l].data();
       for (const Tap& tap : layer.taps) {  // dW_j [f, cin] = g' h, over the tap's rows
         const T* rows = gather_steps(h, layer, tap, b, cin, scratch);
-        gemm<T>(true, false, f, cin, tap.n() * b, g.data() + tap.lo * b * f, f, rows, cin,
-                T(0), dw + tap.j * f * cin, cin);
+        gemm<T>(true, false, f, cin, tap.n() * b, g + tap.lo * b * f, f, rows, cin, T(0),
+                dw + tap.j * f * cin, cin);
       }
     }
     if (l == 0 && !wanted[0]) return;
-    dh.resize(layer.length * b * cin);
-    if (layer.whole < 0) std::fill(dh.begin(), dh.end(), T(0));
+    dh_rows = layer.whole < 0 ? at::zeros({layer.length * b, cin}, dy.options())
+                              : at::empty({layer.length * b, cin}, dy.options());
+    T* dh = dh_rows.data_ptr<T>();
     for (int64_t i : writer_first(layer.whole, layer.taps.size())) {
       const Tap& tap = layer.taps[i];
-      const T* g_rows = g.data() + tap.lo * b * f;
+      const T* g_tap = g + tap.lo * b * f;
       const T* k_j = kernel + tap.j * cin * f;  // [cin, f]: dh = g k_j'
       if (layer.strides == 1) {
-        gemm<T>(false, true, tap.n() * b, cin, f, g_rows, f, k_j, f,
-                i == layer.whole ? T(0) : T(1), dh.data() + tap.first * b * cin, cin);
+        gemm<T>(false, true, tap.n() * b, cin, f, g_tap, f, k_j, f,
+                i == layer.whole ? T(0) : T(1), dh + tap.first * b * cin, cin);
       } else {
         scratch.resize(tap.n() * b * cin);
-        gemm<T>(false, true, tap.n() * b, cin, f, g_rows, f, k_j, f, T(0), scratch.data(),
+        gemm<T>(false, true, tap.n() * b, cin, f, g_tap, f, k_j, f, T(0), scratch.data(),
                 cin);
         for (int64_t s = 0; s < tap.n(); ++s) {
-          T* to = dh.data() + (tap.first + s * layer.strides) * b * cin;
+          T* to = dh + (tap.first + s * layer.strides) * b * cin;
           const T* from = scratch.data() + s * b * cin;
           for (int64_t e = 0; e < b * cin; ++e) to[e] += from[e];
         }
       }
     }
-    g.swap(dh);
+    g_rows = dh_rows;
   }
   // the input gradient into the batch-major result
   const int64_t steps = layers[0].length, c0 = shapes.in[0];
+  if (whole) {
+    dx = g_rows.view({steps, b, c0}).transpose(0, 1);
+    return;
+  }
+  const T* g = g_rows.data_ptr<T>();
   T* dst = dx.data_ptr<T>();
   for (int64_t i = 0; i < b; ++i)
     for (int64_t t = 0; t < steps; ++t)
-      std::copy(g.data() + (t * b + i) * c0, g.data() + (t * b + i + 1) * c0,
+      std::copy(g + (t * b + i) * c0, g + (t * b + i + 1) * c0,
                 dst + ((slice.begin + i) * steps + t) * c0);
 }
 
@@ -283,7 +303,8 @@ Shapes shapes_of(const std::vector<Tensor>& kernels) {
 
 }  // namespace
 
-// x: [B, T, C] (any strides). Returns the output [B, T', F] (contiguous), then each layer's
+// x: [B, T, C] (any strides). Returns the output [B, T', F] (contiguous over several slices,
+// a view of time-major rows with one), then each layer's
 // kernels as [k, C, F] memory (n tensors), then per batch slice the rows entering every
 // layer and the last layer's output (chunks x (n + 1) tensors, time-major).
 // biases: one per layer, any tensor where the layer has none.
@@ -315,16 +336,21 @@ std::vector<Tensor> stack_forward(const Tensor& x, at::TensorList weights, at::T
   const auto parts = slices(x.size(0), chunks);
   const int64_t per = static_cast<int64_t>(n) + 1;
   std::vector<Tensor> hs(parts.size() * per);
-  Tensor y = at::empty({x.size(0), layers.back().count, shapes.out.back()}, x.options());
+  const bool whole = parts.size() == 1;
+  Tensor y = whole ? Tensor()
+                   : at::empty({x.size(0), layers.back().count, shapes.out.back()}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqnets_stack_forward", [&] {
     std::vector<const scalar_t*> bias_ptrs;
     for (const auto& bias : bias_data)
       bias_ptrs.push_back(bias.defined() ? bias.data_ptr<scalar_t>() : nullptr);
     for_each_slice(static_cast<int64_t>(parts.size()), [&](int64_t p) {
-      forward_slice<scalar_t>(x, layers, kernels, bias_ptrs, shapes, parts[p],
+      forward_slice<scalar_t>(x, layers, kernels, bias_ptrs, shapes, parts[p], whole,
                               hs.data() + p * per, y);
     });
   });
+  if (whole) {
+    y = hs[n].view({layers.back().count, x.size(0), shapes.out.back()}).transpose(0, 1);
+  }
   std::vector<Tensor> result{y};
   result.insert(result.end(), kernels.begin(), kernels.end());
   result.insert(result.end(), hs.begin(), hs.end());
@@ -356,8 +382,10 @@ std::vector<std::optional<Tensor>> stack_backward(const Tensor& dy, at::TensorLi
                   dy.size(2) == shapes.out.back(),
               "conv_stack: output gradient of the wrong shape");
   std::vector<std::optional<Tensor>> grads(1 + 2 * n);
-  Tensor dx = wanted[0] ? at::empty({batch, layers[0].length, shapes.in[0]}, dy.options())
-                        : Tensor();
+  const bool whole = parts.size() == 1;
+  Tensor dx = wanted[0] && !whole
+                  ? at::empty({batch, layers[0].length, shapes.in[0]}, dy.options())
+                  : Tensor();
   AT_DISPATCH_FLOATING_TYPES(dy.scalar_type(), "seqnets_stack_backward", [&] {
     using acc_t = at::acc_type<scalar_t, false>;
     std::vector<SliceGrads<scalar_t>> slice_grads(parts.size());
@@ -369,10 +397,9 @@ std::vector<std::optional<Tensor>> stack_backward(const Tensor& dy, at::TensorLi
         sg.biases.emplace_back(wanted[2 + 2 * l] ? f : 0, acc_t(0));
       }
     }
-    const Tensor dy_data = dy.contiguous();  // reads need not be, but one pass is cheaper
     for_each_slice(static_cast<int64_t>(parts.size()), [&](int64_t p) {
-      backward_slice<scalar_t>(dy_data, hs.data() + p * per, layers, kernels, shapes, wanted,
-                               parts[p], slice_grads[p], dx);
+      backward_slice<scalar_t>(dy, hs.data() + p * per, layers, kernels, shapes, wanted,
+                               parts[p], whole, slice_grads[p], dx);
     });
     for (int64_t l = 0; l < n; ++l) {
       const int64_t k = kernels[l].size(0), cin = shapes.in[l], f = shapes.out[l];
