@@ -148,6 +148,37 @@ struct Shapes {
   std::vector<int64_t> in, out;  // channels entering and leaving each layer
 };
 
+// The slice's sequences of src [B, T, C] (any strides) as time-major rows [T * b, C]: a view
+// of src when `in_place` allows it and src is time-major already, else a copy.
+template <typename T>
+Tensor time_major_rows(const Tensor& src, Slice slice, bool in_place) {
+  const int64_t b = slice.size, steps = src.size(1), c = src.size(2);
+  if (in_place && src.transpose(0, 1).is_contiguous()) {
+    return src.transpose(0, 1).view({steps * b, c});
+  }
+  Tensor rows = at::empty({steps * b, c}, src.options());
+  const T* from = src.data_ptr<T>();
+  T* to = rows.data_ptr<T>();
+  const int64_t sb = src.stride(0), st = src.stride(1), sc = src.stride(2);
+  for (int64_t t = 0; t < steps; ++t)
+    for (int64_t i = 0; i < b; ++i) {
+      const T* row = from + (slice.begin + i) * sb + t * st;
+      T* out = to + (t * b + i) * c;
+      for (int64_t ch = 0; ch < c; ++ch) out[ch] = row[ch * sc];
+    }
+  return rows;
+}
+
+// The slice's time-major rows [T * b, C] into its sequences of dst [B, T, C] (contiguous)
+template <typename T>
+void to_batch_major(const T* rows, Slice slice, int64_t steps, int64_t c, T* dst) {
+  const int64_t b = slice.size;
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t t = 0; t < steps; ++t)
+      std::copy(rows + (t * b + i) * c, rows + (t * b + i + 1) * c,
+                dst + ((slice.begin + i) * steps + t) * c);
+}
+
 // One slice through the run. With a single slice (`whole`), the input is read in place when
 // it is time-major already, and y_out is left undefined: the caller returns a view of the
 // last rows (no copies: at long sequences they cost as much as the products).
@@ -155,22 +186,9 @@ template <typename T>
 void forward_slice(const Tensor& x, const std::vector<Layer>& layers,
                    const std::vector<Tensor>& kernels, const std::vector<const T*>& biases,
                    const Shapes& shapes, Slice slice, bool whole, Tensor* hs, Tensor& y_out) {
-  const int64_t b = slice.size, steps = x.size(1), c0 = x.size(2);
+  const int64_t b = slice.size;
   auto opts = x.options();
-  // the slice's input, time-major
-  const bool in_place = whole && x.transpose(0, 1).is_contiguous();
-  Tensor h = in_place ? x.transpose(0, 1).view({steps * b, c0}) : at::empty({steps * b, c0}, opts);
-  if (!in_place) {
-    const T* src = x.data_ptr<T>();
-    T* dst = h.data_ptr<T>();
-    const int64_t sb = x.stride(0), st = x.stride(1), sc = x.stride(2);
-    for (int64_t t = 0; t < steps; ++t)
-      for (int64_t i = 0; i < b; ++i) {
-        const T* row = src + (slice.begin + i) * sb + t * st;
-        T* to = dst + (t * b + i) * c0;
-        for (int64_t ch = 0; ch < c0; ++ch) to[ch] = row[ch * sc];
-      }
-  }
+  Tensor h = time_major_rows<T>(x, slice, whole);
   hs[0] = h;
   std::vector<T> scratch;
   for (size_t l = 0; l < layers.size(); ++l) {
@@ -191,15 +209,10 @@ void forward_slice(const Tensor& x, const std::vector<Layer>& layers,
     hs[l + 1] = y;
     h = y;
   }
-  if (whole) return;
-  // the slice's output into the batch-major result
-  const int64_t count = layers.back().count, f = shapes.out.back();
-  const T* src = h.data_ptr<T>();
-  T* dst = y_out.data_ptr<T>();
-  for (int64_t i = 0; i < b; ++i)
-    for (int64_t t = 0; t < count; ++t)
-      std::copy(src + (t * b + i) * f, src + (t * b + i + 1) * f,
-                dst + ((slice.begin + i) * count + t) * f);
+  if (!whole) {
+    to_batch_major(h.data_ptr<T>(), slice, layers.back().count, shapes.out.back(),
+                   y_out.data_ptr<T>());
+  }
 }
 
 template <typename T>
@@ -217,24 +230,9 @@ void backward_slice(const Tensor& dy, const Tensor* hs, const std::vector<Layer>
                     c10::IntArrayRef wanted, Slice slice, bool whole, SliceGrads<T>& grads,
                     Tensor& dx) {
   const int64_t b = slice.size, n = static_cast<int64_t>(layers.size());
-  // the slice's output gradient, time-major
-  const int64_t count = layers.back().count;
-  const bool in_place = whole && !layers.back().relu && dy.transpose(0, 1).is_contiguous();
-  Tensor g_rows = in_place ? dy.transpose(0, 1).view({count * b, shapes.out.back()})
-                           : at::empty({count * b, shapes.out.back()}, dy.options());
-  Tensor dh_rows;
+  // the slice's output gradient, time-major (a copy where the last ReLU's mask writes in it)
+  Tensor g_rows = time_major_rows<T>(dy, slice, whole && !layers.back().relu), dh_rows;
   std::vector<T> scratch;
-  if (!in_place) {
-    const int64_t f = shapes.out.back();
-    const T* src = dy.data_ptr<T>();
-    const int64_t sb = dy.stride(0), st = dy.stride(1), sc = dy.stride(2);
-    for (int64_t t = 0; t < count; ++t)
-      for (int64_t i = 0; i < b; ++i) {
-        const T* row = src + (slice.begin + i) * sb + t * st;
-        T* to = g_rows.data_ptr<T>() + (t * b + i) * f;
-        for (int64_t ch = 0; ch < f; ++ch) to[ch] = row[ch * sc];
-      }
-  }
   for (int64_t l = n - 1; l >= 0; --l) {
     const Layer& layer = layers[l];
     const int64_t cin = shapes.in[l], f = shapes.out[l];
@@ -282,14 +280,9 @@ void backward_slice(const Tensor& dy, const Tensor* hs, const std::vector<Layer>
   const int64_t steps = layers[0].length, c0 = shapes.in[0];
   if (whole) {
     dx = g_rows.view({steps, b, c0}).transpose(0, 1);
-    return;
+  } else {
+    to_batch_major(g_rows.data_ptr<T>(), slice, steps, c0, dx.data_ptr<T>());
   }
-  const T* g = g_rows.data_ptr<T>();
-  T* dst = dx.data_ptr<T>();
-  for (int64_t i = 0; i < b; ++i)
-    for (int64_t t = 0; t < steps; ++t)
-      std::copy(g + (t * b + i) * c0, g + (t * b + i + 1) * c0,
-                dst + ((slice.begin + i) * steps + t) * c0);
 }
 
 Shapes shapes_of(const std::vector<Tensor>& kernels) {

@@ -25,6 +25,7 @@
 
 #include "activations.h"
 #include "gemm.h"
+#include "recurrent_steps.h"
 #include "slices.h"
 
 using at::Tensor;
@@ -121,13 +122,7 @@ void forward_slice(const T* p, const T* w_t, const T* peep, const T* h0, const T
   const int64_t h = n.h, g4 = 4 * h;
   std::vector<T> a(s.size * g4), hm(s.size * h);
   for (int64_t t = 0; t < n.steps; ++t) {
-    for (int64_t r = 0; r < s.size; ++r) {
-      const int64_t b = s.begin + r;
-      const T* prev = t == 0 ? h0 + b * h : y + (b * n.steps + t - 1) * h;
-      for (int64_t j = 0; j < h; ++j) hm[r * h + j] = prev[j] * mask[b * h + j];
-      const T* pt = p + (b * n.steps + t) * g4;
-      std::copy(pt, pt + g4, a.data() + r * g4);
-    }
+    seqnets_steps::step_rows(p, g4, h0, y, mask, n.steps, h, s, t, hm.data(), a.data());
     // a += (h_{t-1} mask) W'
     gemm<T>(false, false, s.size, g4, h, hm.data(), h, w_t, g4, T(1), a.data(), g4);
     for (int64_t r = 0; r < s.size; ++r) {
@@ -156,17 +151,10 @@ void backward_slice(const T* dy, const T* dc_out, const T* c, const T* ig, const
     // dh_{t-1} = (dz W) mask, over the slice's rows of step t (rows n.steps * 4H apart)
     gemm<T>(false, false, s.size, h, g4, dp + (s.begin * n.steps + t) * g4, n.steps * g4, w,
             h, T(0), dh_next.data(), h);
-    for (int64_t r = 0; r < s.size; ++r)
-      for (int64_t j = 0; j < h; ++j) dh_next[r * h + j] *= mask[(s.begin + r) * h + j];
+    seqnets_steps::mask_rows(dh_next.data(), mask, h, s);
   }
   std::copy(dh_next.begin(), dh_next.end(), dh0 + s.begin * h);
   std::copy(dc_next.begin(), dc_next.end(), dc0 + s.begin * h);
-}
-
-void check(const Tensor& t, const Tensor& like, const char* name) {
-  TORCH_CHECK(t.is_contiguous() && t.scalar_type() == like.scalar_type() &&
-                  t.device().is_cpu(),
-              "lstm: ", name, " must be a contiguous CPU tensor of the same dtype as the rest");
 }
 
 }  // namespace
@@ -181,7 +169,7 @@ std::vector<Tensor> lstm_forward(const Tensor& p, const Tensor& w_t, const Tenso
   const int64_t batch = p.size(0), h = p.size(2) / 4;
   for (const auto& [t, name] : {std::pair{w_t, "w_t"}, {peep, "peep"}, {h0, "h0"},
                                 {c0, "c0"}, {mask, "mask"}, {p, "p"}})
-    check(t, p, name);
+    seqnets_steps::check_operand(t, p, "lstm", name);
   TORCH_CHECK(w_t.sizes() == at::IntArrayRef({h, 4 * h}) &&
                   peep.sizes() == at::IntArrayRef({3, h}) &&
                   h0.sizes() == at::IntArrayRef({batch, h}) && c0.sizes() == h0.sizes() &&
@@ -213,7 +201,7 @@ std::vector<Tensor> lstm_backward(const Tensor& dy, const Tensor& dc, const Tens
   for (const auto& [t, name] : {std::pair{dy, "dy"}, {dc, "dc"}, {ig, "i"}, {fg, "f"},
                                 {gg, "g"}, {og, "o"}, {w, "w"}, {peep, "peep"}, {c0, "c0"},
                                 {mask, "mask"}})
-    check(t, c, name);
+    seqnets_steps::check_operand(t, c, "lstm", name);
   const int64_t batch = c.size(0), h = c.size(2);
   TORCH_CHECK(dy.sizes() == c.sizes() && dc.sizes() == c.sizes() && ig.sizes() == c.sizes() &&
                   w.sizes() == at::IntArrayRef({4 * h, h}) &&

@@ -16,6 +16,7 @@
 
 #include "activations.h"
 #include "gemm.h"
+#include "recurrent_steps.h"
 #include "slices.h"
 
 using at::Tensor;
@@ -74,13 +75,7 @@ void forward_slice(const T* p, const T* w_t, const T* h0, const T* mask, int64_t
                    int64_t h, bool relu, Slice s, T* y) {
   std::vector<T> a(s.size * h), hm(s.size * h);
   for (int64_t t = 0; t < steps; ++t) {
-    for (int64_t r = 0; r < s.size; ++r) {
-      const int64_t b = s.begin + r;
-      const T* prev = t == 0 ? h0 + b * h : y + (b * steps + t - 1) * h;
-      for (int64_t j = 0; j < h; ++j) hm[r * h + j] = prev[j] * mask[b * h + j];
-      const T* pt = p + (b * steps + t) * h;
-      std::copy(pt, pt + h, a.data() + r * h);
-    }
+    seqnets_steps::step_rows(p, h, h0, y, mask, steps, h, s, t, hm.data(), a.data());
     // a += (h_{t-1} mask) W'
     gemm<T>(false, false, s.size, h, h, hm.data(), h, w_t, h, T(1), a.data(), h);
     for (int64_t r = 0; r < s.size; ++r)
@@ -100,17 +95,9 @@ void backward_slice(const T* dy, const T* y, const T* w, const T* mask, int64_t 
     // dh_{t-1} = (dz W) mask, over the slice's rows of step t (rows steps * H apart)
     gemm<T>(false, false, s.size, h, h, dp + (s.begin * steps + t) * h, steps * h, w, h,
             T(0), dh_next.data(), h);
-    for (int64_t r = 0; r < s.size; ++r)
-      for (int64_t j = 0; j < h; ++j) dh_next[r * h + j] *= mask[(s.begin + r) * h + j];
+    seqnets_steps::mask_rows(dh_next.data(), mask, h, s);
   }
   std::copy(dh_next.begin(), dh_next.end(), dh0 + s.begin * h);
-}
-
-void check(const Tensor& t, const Tensor& like, const char* name) {
-  TORCH_CHECK(t.is_contiguous() && t.scalar_type() == like.scalar_type() &&
-                  t.device().is_cpu(),
-              "simple_rnn: ", name,
-              " must be a contiguous CPU tensor of the same dtype as the rest");
 }
 
 }  // namespace
@@ -121,7 +108,7 @@ Tensor simple_rnn_forward(const Tensor& p, const Tensor& w_t, const Tensor& h0,
                           const Tensor& mask, bool relu, int64_t chunks) {
   TORCH_CHECK(p.dim() == 3, "simple_rnn: p must be [B, T, H]");
   for (const auto& [t, name] : {std::pair{p, "p"}, {w_t, "w_t"}, {h0, "h0"}, {mask, "mask"}})
-    check(t, p, name);
+    seqnets_steps::check_operand(t, p, "simple_rnn", name);
   const int64_t batch = p.size(0), steps = p.size(1), h = p.size(2);
   TORCH_CHECK(w_t.sizes() == at::IntArrayRef({h, h}) &&
                   h0.sizes() == at::IntArrayRef({batch, h}) && mask.sizes() == h0.sizes(),
@@ -144,7 +131,7 @@ std::vector<Tensor> simple_rnn_backward(const Tensor& dy, const Tensor& y, const
                                         const Tensor& mask, bool relu, int64_t chunks) {
   TORCH_CHECK(y.dim() == 3, "simple_rnn: y must be [B, T, H]");
   for (const auto& [t, name] : {std::pair{dy, "dy"}, {y, "y"}, {w, "w"}, {mask, "mask"}})
-    check(t, y, name);
+    seqnets_steps::check_operand(t, y, "simple_rnn", name);
   const int64_t batch = y.size(0), steps = y.size(1), h = y.size(2);
   TORCH_CHECK(dy.sizes() == y.sizes() && w.sizes() == at::IntArrayRef({h, h}) &&
                   mask.sizes() == at::IntArrayRef({batch, h}),
