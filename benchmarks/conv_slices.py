@@ -19,7 +19,7 @@ from unittest import mock
 
 import torch
 
-from seqnets.layers import native
+from seqnets.layers.ops import native
 from seqnets.models import zoo
 
 

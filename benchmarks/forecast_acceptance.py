@@ -47,13 +47,13 @@ import pandas as pd
 import torch
 
 import seqnets as sn
-from seqnets.backtesting import METHODS, per_fold
-from seqnets.bench import time_call
+from seqnets.chapter.bench import time_call
 from seqnets.data import dataset_info, dataset_names, load_dataset
-from seqnets.imputation import Imputer, gap_lengths
+from seqnets.forecast.backtesting import METHODS, per_fold
+from seqnets.forecast.imputation import Imputer, gap_lengths
 from seqnets.io import atomic_write_text
+from seqnets.layers.ops.dispatch import default_threads, thread_count
 from seqnets.plotting import backtest_errors
-from seqnets.training import default_threads, thread_count
 
 SETUPS = {
     "co2_weekly": {"window": 104, "horizon": 13, "step": 52, "candidates": [

@@ -186,14 +186,14 @@ def save_load_check(device: torch.device) -> dict:
 
 def conv_paths(device: torch.device) -> list[dict]:
     """WaveNet (the zoo's) per epoch with our time-major taps against cuDNN's conv1d."""
-    from seqnets.layers import conv
+    from seqnets.layers.ops import dispatch as conv
 
     x, y = _zoo_batch("wavenet", 7000, device)
     rows = []
-    default_devices = conv._TAPS_DEVICES
+    default_devices = conv.TAPS_DEVICES
     try:
         for path, devices in (("taps", ("cpu", device.type)), ("conv1d", ("none",))):
-            conv._TAPS_DEVICES = devices  # ("none",): every Conv1D takes F.conv1d
+            conv.TAPS_DEVICES = devices  # ("none",): every Conv1D takes F.conv1d
             for batch in (32, 1024):
                 model = sn.zoo.build("wavenet", seed=0).to(device)
                 hist = sn.fit(model, (x, y), epochs=3, batch_size=batch, seed=0, quiet=True)
@@ -202,7 +202,7 @@ def conv_paths(device: torch.device) -> list[dict]:
                              "loss": hist["loss"][-1]})
                 print(rows[-1], flush=True)
     finally:
-        conv._TAPS_DEVICES = default_devices
+        conv.TAPS_DEVICES = default_devices
     return rows
 
 

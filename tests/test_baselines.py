@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from seqnets import baselines
 from seqnets.errors import ConfigError, NotFittedError, ShapeError
+from seqnets.models import baselines
 
 
 def series(values):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from seqnets import bench
+from seqnets.chapter import bench
 from seqnets.cli import main
 from seqnets.errors import ConfigError
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import seqnets as sn
-from seqnets.callbacks import Callback
 from seqnets.errors import ConfigError
 from seqnets.layers import Dense
+from seqnets.training import Callback
 
 
 def data(n=32, seed=0):

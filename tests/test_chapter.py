@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from seqnets import chapter, reproduce
+from seqnets.chapter import experiments as chapter
+from seqnets.chapter import reproduce
 from seqnets.errors import ConfigError
 
 

@@ -41,7 +41,7 @@ def test_bad_seeds_are_refused(capsys):
 
 
 def test_native_command_builds_or_reports(capsys, monkeypatch):
-    from seqnets.layers import native
+    from seqnets.layers.ops import native
 
     if native.library() is None:
         assert main(["native"]) == 1

@@ -8,6 +8,7 @@ import torch
 
 import seqnets as sn
 from seqnets.layers import GRU, LSTM, Conv1D, SimpleRNN
+from seqnets.layers.ops.dispatch import recurrent_path
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 CUDA = torch.device("cuda")
@@ -25,7 +26,7 @@ def test_fused_layers_take_cudnn_without_copying_weights_and_match_cpu(make):
     cpu = make()
     gpu = make().to(CUDA)
     gpu.load_state_dict(cpu.state_dict())
-    assert gpu._path(torch.zeros(1, 1, 3, device=CUDA), None) == "fused"
+    assert recurrent_path(gpu, torch.zeros(1, 1, 3, device=CUDA), None) == "fused"
     x = torch.randn(4, 12, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # cuDNN warns when it must compact the weights

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from seqnets import Forecaster
-from seqnets.backtesting import per_fold
 from seqnets.errors import ConfigError, DataError, NotFittedError
+from seqnets.forecast.backtesting import per_fold
 from seqnets.models import Sequential
 
 N = 72          # months per series

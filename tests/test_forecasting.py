@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqnets import forecasting
+from seqnets.chapter import strategies as forecasting
 from seqnets.errors import ConfigError, ShapeError
 
 

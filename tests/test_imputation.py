@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqnets.errors import ConfigError, DataError, NotFittedError
-from seqnets.imputation import Imputer, gap_lengths, masked_mse, random_gaps
+from seqnets.forecast.imputation import Imputer, gap_lengths, masked_mse, random_gaps
 
 SMALL = dict(window=24, units=4, epochs=1)
 

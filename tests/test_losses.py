@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqnets.errors import ConfigError, ShapeError
-from seqnets.losses import (
+from seqnets.training.losses import (
     LOSSES,
     METRICS,
     accuracy,

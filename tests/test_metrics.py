@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from seqnets import metrics
 from seqnets.errors import ConfigError, ShapeError
+from seqnets.forecast import metrics
 
 Y = np.array([1.0, 2.0, 4.0, 8.0])
 F = np.array([2.0, 2.0, 3.0, 10.0])   # errors 1, 0, -1, 2 (|e| = 1, 0, 1, 2)

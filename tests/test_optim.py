@@ -7,8 +7,8 @@ import copy
 import pytest
 import torch
 
-from seqnets.optim import LeanAdam
 from seqnets.training import make_optimizer
+from seqnets.training.optim import LeanAdam
 
 
 def make_params(seed=0, shapes=((3, 4), (4,), (2, 3, 2))):

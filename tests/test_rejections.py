@@ -14,7 +14,7 @@ from seqnets import Forecaster
 from seqnets.cli import as_flags, main
 from seqnets.data import read_series
 from seqnets.errors import DataError
-from seqnets.imputation import Imputer
+from seqnets.forecast.imputation import Imputer
 
 N = 40
 WINDOW, HORIZON = 8, 3

@@ -11,10 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import seqnets as sn
-from seqnets.callbacks import Callback
 from seqnets.errors import ConfigError, DataError, ShapeError
 from seqnets.layers import Dense, Dropout, SimpleRNN
-from seqnets.training import make_optimizer
+from seqnets.training import Callback, make_optimizer
 
 
 def linear_data(n=64, features=4, seed=0):
@@ -594,7 +593,7 @@ def test_model_is_left_in_eval_mode():
                                           ("lstm", False), ("conv_gru", False),
                                           ("wavenet", False)])
 def test_default_threads_rule(name, serial):
-    from seqnets.training import default_threads, thread_count
+    from seqnets.layers.ops.dispatch import default_threads, thread_count
 
     with thread_count(2):
         assert default_threads(sn.zoo.build(name, seed=0)) == (1 if serial else 2)
@@ -625,18 +624,18 @@ def test_adam_is_fused_when_it_can_be_and_updates_as_the_plain_one():
     (103, 8, 1), (103, 8, 10_000), (64, 32, 1 << 30), (5, 32, 1)])
 def test_chunked_gather_gives_the_same_batches_in_order(monkeypatch, n, batch_size,
                                                         gather_bytes):
-    from seqnets import training
+    from seqnets.training import batches as training
 
-    monkeypatch.setattr(training, "_GATHER_BYTES", gather_bytes)
+    monkeypatch.setattr(training, "GATHER_BYTES", gather_bytes)
     series = torch.arange(n + 6, dtype=torch.float32)
     x = series.unfold(0, 7, 1)[:n].unsqueeze(-1)     # window views, not copies
     y = torch.arange(n, dtype=torch.float32).unsqueeze(-1)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
-    pairs = list(training._batch_pairs(x, y, batch_size, order))
+    pairs = list(training.batch_pairs(x, y, batch_size, order))
     expected = [order[s:s + batch_size] for s in range(0, n, batch_size)]
     assert len(pairs) == len(expected)
     for (xb, yb), idx in zip(pairs, expected, strict=True):
         torch.testing.assert_close(xb, x[idx], rtol=0, atol=0)
         torch.testing.assert_close(yb, y[idx], rtol=0, atol=0)
-    unshuffled = list(training._batch_pairs(x, y, batch_size, None))
+    unshuffled = list(training.batch_pairs(x, y, batch_size, None))
     torch.testing.assert_close(torch.cat([b for b, _ in unshuffled]), x, rtol=0, atol=0)

@@ -10,13 +10,22 @@
     sn.save(model, "deep_rnn/")
 """
 
-from . import callbacks, data, errors, layers
-from .callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TensorBoard
-from .forecaster import Forecaster
+from . import data, errors, layers
+from .forecast import Forecaster
 from .io import load, read_config, save
 from .layers import register
 from .models import Sequential, count_parameters, zoo
-from .training import History, evaluate, fit, predict
+from .training import (
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TensorBoard,
+    callbacks,
+    evaluate,
+    fit,
+    predict,
+)
 
 __version__ = "0.1.0"
 

@@ -6,6 +6,8 @@ so code that catches the built-in keeps working.
 
 from __future__ import annotations
 
+import re
+
 
 class SeqnetsError(Exception):
     """Base class of every error seqnets raises on purpose."""
@@ -29,3 +31,13 @@ class NotFittedError(SeqnetsError, ValueError):
 
 class ModelFileError(SeqnetsError, OSError):
     """A model or checkpoint file is missing, truncated, tampered with or mismatched."""
+
+
+_OPTION = re.compile(r"\b(fill|resample|agg|sort|wide|time|target|id)=('([^']*)'|True\b)")
+
+
+def as_flags(message: str) -> str:
+    """A message in command-line terms: the read options it names as the ``seqnets`` flags
+    that set them (``fill='ffill'`` -> ``--fill ffill``, ``sort=True`` -> ``--sort``)."""
+    return _OPTION.sub(lambda m: f"--{m[1]}" + ("" if m[2] == "True" else f" {m[3]}"),
+                       message)

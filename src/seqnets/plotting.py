@@ -210,7 +210,7 @@ def backtest_errors(frame: Any, path: str | Path, metric: str | None = None,
     A ``per_step=True`` frame (column ``step``) adds the error per horizon step (mean over
     folds), and the model's interval coverage (raw and calibrated) is drawn per step, else
     per fold, when the frame has it. ``metric`` defaults to ``mase`` (else ``mae``)."""
-    from .backtesting import per_fold
+    from .forecast.backtesting import per_fold
 
     plt = _pyplot()
     if metric is None:

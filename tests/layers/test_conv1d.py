@@ -296,9 +296,10 @@ def test_taps_product_equals_pytorch_conv1d(kernel_size, dilation, strides, padd
 def test_taps_run_on_cpu_and_other_devices_take_conv1d():
     """The time-major taps are for CPU; on a GPU cuDNN's conv1d measured faster."""
     from seqnets.layers.conv import fusable
+    from seqnets.layers.ops.dispatch import conv_runs_taps
 
     conv = Conv1D(4, 2, padding="causal", input_size=3)
-    assert conv._takes_taps(torch.zeros(1, 5, 3)) and fusable(conv)
-    assert not conv._takes_taps(torch.zeros(1, 5, 3, device="meta"))
+    assert conv_runs_taps(conv, torch.device("cpu")) and fusable(conv)
+    assert not conv_runs_taps(conv, torch.device("meta"))
     conv.to("meta")
     assert not fusable(conv)

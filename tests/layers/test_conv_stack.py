@@ -11,8 +11,9 @@ from torch.autograd import gradcheck
 
 import seqnets
 from seqnets.errors import ShapeError
-from seqnets.layers import GRU, Conv1D, Dense, native
+from seqnets.layers import GRU, Conv1D, Dense
 from seqnets.layers.conv import fusable, run_fused
+from seqnets.layers.ops import native
 
 HYPOTHESIS = settings(max_examples=30, deadline=None)
 PADDINGS = ("causal", "same", "valid")
@@ -102,7 +103,7 @@ def test_gradcheck(specs):
 
 
 def _functional_run(convs, x, ws):
-    from seqnets.layers.conv_taps import conv_stack
+    from seqnets.layers.ops.conv import conv_stack
 
     it = iter(ws)
     weights, biases = [], []

@@ -9,9 +9,11 @@ import warnings
 import pytest
 import torch
 
-from seqnets.layers import Conv1D, conv_taps, native
+from seqnets.layers import Conv1D
+from seqnets.layers.ops import conv as conv_taps
+from seqnets.layers.ops import native
+from seqnets.layers.ops.dispatch import thread_count
 from seqnets.models import Sequential
-from seqnets.training import thread_count
 
 needs_native = pytest.mark.skipif(native.library() is None,
                                   reason="the native loops cannot be built on this machine")
@@ -290,11 +292,12 @@ def test_native_lstm_equals_the_equations(slices, dtype, monkeypatch):
     """Outputs, cell states and the gradients of the input projections, the recurrent and
     peephole weights and both initial states; a recurrent-dropout mask; 5 sequences in 1, 2
     and 3 slices. (float32 runs the rational tanh: within 4e-7 of the exact one.)"""
-    from seqnets.layers import fastpath
+    from seqnets.layers.ops import recurrent as fastpath
 
     monkeypatch.setattr(native, "slice_count", lambda batch, length: slices)
     inputs = lstm_inputs(dtype)
-    got = lstm_outputs_and_grads(fastpath._LSTM.apply, inputs)
+    got = lstm_outputs_and_grads(
+        lambda *a: fastpath._LSTM.apply(*a, native.library()), inputs)
     want = lstm_outputs_and_grads(lstm_reference, inputs)
     tol = {"atol": 2e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12,
                                                                          "rtol": 1e-12}
@@ -304,11 +307,11 @@ def test_native_lstm_equals_the_equations(slices, dtype, monkeypatch):
 
 @needs_native
 def test_native_lstm_gradcheck_over_two_slices(monkeypatch):
-    from seqnets.layers import fastpath
+    from seqnets.layers.ops import recurrent as fastpath
 
     monkeypatch.setattr(native, "slice_count", lambda batch, length: 2)
     p, w, peep, h0, c0, mask = lstm_inputs(torch.float64, batch=3, steps=4, hidden=3, seed=1)
-    assert torch.autograd.gradcheck(lambda *a: fastpath._LSTM.apply(*a, mask),
+    assert torch.autograd.gradcheck(lambda *a: fastpath._LSTM.apply(*a, mask, native.library()),
                                     (p, w, peep, h0, c0))
 
 
@@ -326,7 +329,7 @@ def simple_rnn_reference(p, w, h0, mask, relu):
 @pytest.mark.parametrize("slices", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_native_simple_rnn_equals_the_equations(relu, slices, dtype, monkeypatch):
-    from seqnets.layers import fastpath
+    from seqnets.layers.ops import recurrent as fastpath
 
     monkeypatch.setattr(native, "slice_count", lambda batch, length: slices)
     p, w, _, h0, _, mask = lstm_inputs(dtype, hidden=6, seed=3)
@@ -335,7 +338,8 @@ def test_native_simple_rnn_equals_the_equations(relu, slices, dtype, monkeypatch
     g = torch.Generator().manual_seed(4)
     weights = torch.randn(5, 7, 6, generator=g, dtype=dtype)
     results = []
-    for run in (fastpath._SimpleRNN.apply, simple_rnn_reference):
+    native_run = lambda *a: fastpath._SimpleRNN.apply(*a, native.library())  # noqa: E731
+    for run in (native_run, simple_rnn_reference):
         y = run(p, w, h0, mask, relu)
         results.append((y.detach(), *torch.autograd.grad((y * weights).sum(), [p, w, h0])))
     tol = {"atol": 2e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12,
@@ -346,29 +350,30 @@ def test_native_simple_rnn_equals_the_equations(relu, slices, dtype, monkeypatch
 
 @needs_native
 def test_native_simple_rnn_gradcheck_over_two_slices(monkeypatch):
-    from seqnets.layers import fastpath
+    from seqnets.layers.ops import recurrent as fastpath
 
     monkeypatch.setattr(native, "slice_count", lambda batch, length: 2)
     p, w, _, h0, _, mask = lstm_inputs(torch.float64, batch=3, steps=4, hidden=3, seed=5)
     p = p.detach()[..., :3].clone().requires_grad_()
     w = w.detach()[:3].clone().requires_grad_()
-    assert torch.autograd.gradcheck(lambda *a: fastpath._SimpleRNN.apply(*a, mask, False),
+    assert torch.autograd.gradcheck(lambda *a: fastpath._SimpleRNN.apply(*a, mask, False,
+                                                                        native.library()),
                                     (p, w, h0))
 
 
 @needs_native
 def test_lstm_layers_take_the_native_loop_and_threads():
-    from seqnets.layers import LSTM, SimpleRNN, fastpath
+    from seqnets.layers import LSTM, SimpleRNN
     from seqnets.layers.cells import PeepholeLSTMCell
+    from seqnets.layers.ops.dispatch import default_threads, loop_threaded, recurrent_path
     from seqnets.layers.recurrent import RNN
-    from seqnets.training import default_threads
 
     x = torch.randn(4, 6, 2)
-    assert LSTM(3, input_size=2)._path(x, None) == "compiled"
-    assert RNN(PeepholeLSTMCell(3), input_size=2)._path(x, None) == "compiled"
-    assert fastpath.threaded(LSTM(3, input_size=2).cell)
-    assert not fastpath.threaded(SimpleRNN(3, input_size=2).cell)
-    assert SimpleRNN(3, input_size=2)._path(x, None) == "compiled"
+    assert recurrent_path(LSTM(3, input_size=2), x, None) == "compiled"
+    assert recurrent_path(RNN(PeepholeLSTMCell(3), input_size=2), x, None) == "compiled"
+    assert loop_threaded(LSTM(3, input_size=2).compiled_loop())
+    assert not loop_threaded(SimpleRNN(3, input_size=2).compiled_loop())
+    assert recurrent_path(SimpleRNN(3, input_size=2), x, None) == "compiled"
     with thread_count(2):
         assert default_threads(Sequential([LSTM(3, input_size=2)])) == 2
         assert default_threads(Sequential([SimpleRNN(3, input_size=2)])) == 1
@@ -376,14 +381,15 @@ def test_lstm_layers_take_the_native_loop_and_threads():
 
 def test_without_native_loops_the_lstm_runs_onednn(monkeypatch):
     from seqnets.layers import LSTM
+    from seqnets.layers.ops.dispatch import recurrent_path
 
     monkeypatch.setattr(native, "library", lambda: None)
-    assert LSTM(3, input_size=2)._path(torch.randn(4, 6, 2), None) == "fused"
+    assert recurrent_path(LSTM(3, input_size=2), torch.randn(4, 6, 2), None) == "fused"
 
 
 @needs_native
 def test_the_native_ops_refuse_what_does_not_match():
-    from seqnets.layers import conv_taps
+    from seqnets.layers.ops import conv as conv_taps
 
     ops = native.library()
     geometry = (conv_taps.Geometry(2, 1, 1, "causal"),)

@@ -27,6 +27,7 @@ from seqnets.layers import (
     deserialize,
     serialize,
 )
+from seqnets.layers.ops.dispatch import recurrent_path
 
 IN, U = 2, 3
 
@@ -102,7 +103,7 @@ def test_layer_gradcheck(kind):
     inner = layer.forward_layer if isinstance(layer, Bidirectional) else layer
     expected = next((p for p in ("fused", "compiled", "loop") if kind.endswith(p)), None)
     if expected is not None:
-        assert inner._path(make_x(), None) == expected
+        assert recurrent_path(inner, make_x(), None) == expected
     assert gradcheck_module(layer, make_x())
 
 
@@ -177,9 +178,9 @@ def test_fast_paths_equal_loop(kind, path, return_sequences, go_backwards, retur
 
         monkeypatch.setattr(layer, method, spy)
     if kind == "gru_no_bias" and path == "compiled":  # the compiled GRU needs its biases
-        assert layer._path(x0, None) == "loop"
+        assert recurrent_path(layer, x0, None) == "loop"
         return
-    assert layer._path(x0, None) == path
+    assert recurrent_path(layer, x0, None) == path
     out_f, grads_f = _run_with_grads(layer, x0, init0)
     assert calls == (["_forward_fused"] if path == "fused" else []), calls
     layer.implementation = "loop"
@@ -211,10 +212,10 @@ def test_fused_equals_loop_in_twin_loaded_from_state_dict():
 
 
 def test_non_fusable_configurations_use_the_loop():
-    assert not SimpleRNN(3, activation="sigmoid")._can_fuse()
-    assert not LSTM(3, recurrent_activation="hard_sigmoid")._can_fuse()
-    assert not GRU(3, reset_after=False)._can_fuse()
-    assert not GRU(3, activation="relu")._can_fuse()
+    assert not SimpleRNN(3, activation="sigmoid").has_fused_kernel()
+    assert not LSTM(3, recurrent_activation="hard_sigmoid").has_fused_kernel()
+    assert not GRU(3, reset_after=False).has_fused_kernel()
+    assert not GRU(3, activation="relu").has_fused_kernel()
     # and they still compute the cell's equations: compare with RNN(cell) on the same weights
     layer = GRU(3, reset_after=False, return_sequences=True, input_size=IN)
     rnn = RNN(GRUCell(3, reset_after=False, input_size=IN), return_sequences=True)

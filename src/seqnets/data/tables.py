@@ -157,6 +157,12 @@ class SeriesSet:
         return (f"SeriesSet({len(self)} series of {span} steps, freq={self.freq!r}, "
                 f"targets={list(self.targets)}, covariates={list(self.covariates)})")
 
+    def describe(self) -> str:
+        """One line: how many series, their lengths and the frequency."""
+        lengths = sorted(set(self.lengths))
+        steps = f"{lengths[0]}" if len(lengths) == 1 else f"{lengths[0]}-{lengths[-1]}"
+        return f"{len(self)} series of {steps} steps (freq {self.freq})"
+
 
 # ----------------------------------------------------------------------------- messages
 

@@ -1,6 +1,7 @@
 """Layers with Keras's names, arguments and defaults, as PyTorch modules."""
 
 from .base import Layer, deserialize, register, serialize
+from .bidirectional import Bidirectional
 from .cells import Cell, GRUCell, LNSimpleRNNCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
 from .conv import Conv1D
 from .core import (
@@ -15,7 +16,7 @@ from .core import (
     TimeDistributed,
     mc_dropout,
 )
-from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wavenet import WaveNet
 
 __all__ = [

@@ -123,17 +123,3 @@ class Layer(nn.Module):
     def _build_if_input_size(self, input_size: int | None, sequence: bool) -> None:
         if input_size is not None:
             self.build((None, input_size) if sequence else (input_size,))
-
-
-def positive_int(value: Any, argument: str) -> int:
-    """Validate a positive integer argument."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{argument} must be a positive integer, got {value!r}")
-    return value
-
-
-def probability(value: Any, argument: str) -> float:
-    """Validate a rate in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ConfigError(f"{argument} must be a number in [0, 1), got {value!r}")
-    return float(value)

@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import positive_int, probability
 from ..errors import ShapeError
 from . import activations
-from .base import Layer, Shape, positive_int, probability, register
+from .base import Layer, Shape, register
 from .initializers import glorot_uniform_, orthogonal_
 
 States = tuple[torch.Tensor, ...]
@@ -90,6 +91,12 @@ class Cell(Layer):
         """One step on ``x_t`` ``[B, in]``; returns the output ``[B, units]`` and the new states."""
         return self.step(self.project(x_t), tuple(states), recurrent_mask)
 
+    def compiled_loop(self) -> str | None:
+        """The compiled CPU time loop that computes this cell's steps (see
+        :mod:`seqnets.layers.ops.dispatch`), or None: a subclass runs the cell loop unless it
+        declares one (the loops know the built-in equations only)."""
+        return None
+
     def get_config(self) -> dict[str, Any]:
         return {"units": self.units, "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout, "name": self.name}
@@ -118,6 +125,10 @@ class SimpleRNNCell(Cell):
     def step(self, p_t, states, recurrent_mask=None):
         h = self._act(p_t + F.linear(_masked(states[0], recurrent_mask), self.weight_hh))
         return h, (h,)
+
+    def compiled_loop(self):
+        ok = type(self) is SimpleRNNCell and self.activation in ("tanh", "relu")
+        return "simple_rnn" if ok else None
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation, "use_bias": self.use_bias}
@@ -149,6 +160,9 @@ class LNSimpleRNNCell(Cell):
         z = p_t + F.linear(_masked(states[0], recurrent_mask), self.weight_hh)
         h = self._act(F.layer_norm(z, (self.units,), self.ln_weight, self.ln_bias, self.epsilon))
         return h, (h,)
+
+    def compiled_loop(self):
+        return "ln_rnn" if type(self) is LNSimpleRNNCell and self.activation == "tanh" else None
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation, "epsilon": self.epsilon}
@@ -198,6 +212,12 @@ class LSTMCell(Cell):
         c = self._gate(f) * c + self._gate(i) * self._act(g)
         h = self._gate(o) * self._act(c)
         return h, (h, c)
+
+    def compiled_loop(self):
+        # the loop computes the plain and the peephole equations (zero peepholes for the plain)
+        ok = (type(self) in (LSTMCell, PeepholeLSTMCell) and self.activation == "tanh"
+              and self.recurrent_activation == "sigmoid")
+        return "lstm" if ok else None
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation,
@@ -276,6 +296,11 @@ class GRUCell(Cell):
             n = self._act(x_n + F.linear(r * hm, self.weight_hh[2 * u:]))
         h = z * h + (1.0 - z) * n
         return h, (h,)
+
+    def compiled_loop(self):
+        ok = (type(self) is GRUCell and self.reset_after and self.use_bias
+              and self.activation == "tanh" and self.recurrent_activation == "sigmoid")
+        return "gru" if ok else None
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation,

@@ -10,19 +10,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _torch_module
 
+from ..checks import positive_int
 from ..errors import ConfigError, ShapeError
 from . import activations
-from .base import Layer, Shape, positive_int, register
-from .conv_taps import Geometry, conv_stack, pads
+from .base import Layer, Shape, register
 from .initializers import glorot_uniform_
+from .ops import dispatch
+from .ops.conv import Geometry, conv_stack, pads
 
 PADDINGS = ("valid", "same", "causal")
 _MAX_TAPS_KERNEL = 8  # above this, F.conv1d (its k products per tap cost more than one conv)
 _FUSED_ACTIVATIONS = ("relu", "linear")
-# Where the time-major taps run; elsewhere F.conv1d. On an H200, cuDNN's conv1d beat the
-# taps for the zoo's WaveNet (0.90 against 1.17 s/epoch at batch 32, 0.033 against 0.042 at
-# 1,024: benchmarks/gpu_check.py); on CPU the taps win (about twice as fast at batch 32).
-_TAPS_DEVICES = ("cpu",)
 
 
 def conv_output_length(length: int | None, kernel_size: int, strides: int, padding: str,
@@ -110,10 +108,10 @@ class Conv1D(Layer):
     def _pads(self, length: int) -> tuple[int, int]:
         return pads(self.geometry, length)
 
-    def _takes_taps(self, x: torch.Tensor) -> bool:
-        """Whether the time-major taps run this layer for tensors on ``x``'s device."""
-        return (self.groups == 1 and self.kernel_size <= _MAX_TAPS_KERNEL
-                and x.device.type in _TAPS_DEVICES)
+    def fits_taps(self) -> bool:
+        """Whether the geometry suits one product per tap (:mod:`.ops.dispatch` decides
+        where that runs): no groups, at most 8 taps."""
+        return self.groups == 1 and self.kernel_size <= _MAX_TAPS_KERNEL
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 3:
@@ -127,7 +125,7 @@ class Conv1D(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        if self._takes_taps(x):
+        if dispatch.conv_runs_taps(self, x.device):
             relu = self.activation == "relu"
             y = conv_stack(x, (self.geometry,), (relu,), [self.weight], [self.bias])
             return y if relu else self._act(y)
@@ -150,7 +148,8 @@ def fusable(layer: object) -> bool:
     """Whether :class:`~seqnets.Sequential` may run ``layer`` inside a fused run of
     convolutions (:func:`run_fused`): a built plain Conv1D, ReLU or linear, no groups, a
     kernel of at most 8 taps, on CPU, and no hooks (a fused run calls no layer's ``forward``)."""
-    return (type(layer) is Conv1D and layer.built and layer._takes_taps(layer.weight)
+    return (type(layer) is Conv1D and layer.built
+            and dispatch.conv_runs_taps(layer, layer.weight.device)
             and layer.activation in _FUSED_ACTIVATIONS
             and not (layer._forward_hooks or layer._forward_pre_hooks or _global_hooks()))
 

@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import positive_int, probability
 from ..errors import ConfigError, ShapeError
 from . import activations
-from .base import Layer, Shape, deserialize, positive_int, probability, register, serialize
+from .base import Layer, Shape, deserialize, register, serialize
 from .initializers import glorot_uniform_
 
 

@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, ShapeError
-from . import fastpath
 from .base import Layer, Shape, deserialize, register, serialize
 from .cells import Cell, GRUCell, LSTMCell, SimpleRNNCell, States
 from .core import dropout_active
+from .ops import dispatch
+from .ops import recurrent as compiled_loops
 
 IMPLEMENTATIONS = ("auto", "fused", "compiled", "loop")
 
@@ -145,36 +146,24 @@ class RNN(Layer):
         rec_mask = None
         if active and rec_rate > 0.0:
             rec_mask = _sequence_mask(x.shape[0], self._state_sizes()[0], rec_rate, x)
-        path = self._path(x, rec_mask)
+        path = dispatch.recurrent_path(self, x, rec_mask)
         if path == "fused":
             outputs, states = self._forward_fused(x, states)
         elif path == "compiled":
-            outputs, states = fastpath.run(self.cell, x, states, rec_mask)
+            outputs, states = compiled_loops.run(self.compiled_loop(), self.cell, x, states,
+                                                     rec_mask)
         else:
             outputs, states = self._forward_loop(x, states, rec_mask)
         out = outputs if self.return_sequences else outputs[:, -1]
         return (out, *states) if self.return_state else out
 
-    def _path(self, x: torch.Tensor, rec_mask: torch.Tensor | None) -> str:
-        """Which implementation runs this call: "fused", "compiled" or "loop"."""
-        impl = self.implementation
-        if impl == "loop":
-            return "loop"
-        fused = rec_mask is None and self._can_fuse()
-        compiled = fastpath.supports(self.cell, x)
-        if impl == "fused":
-            return "fused" if fused else "loop"
-        if impl == "compiled":
-            return "compiled" if compiled else "loop"
-        if x.device.type == "cpu" and compiled and not (fused and self._cpu_prefers_fused):
-            return "compiled"
-        return "fused" if fused else "loop"
+    def compiled_loop(self) -> str | None:
+        """The compiled CPU loop the cell fits (its ``compiled_loop``), or None (a cell of
+        your own without one runs the cell loop); :mod:`.ops.dispatch` decides if it runs."""
+        declared = getattr(self.cell, "compiled_loop", None)
+        return declared() if callable(declared) else None
 
-    # On CPU the compiled loop beats PyTorch's kernels for SimpleRNN and GRU (several times
-    # at batch 32); see LSTM for the LSTM.
-    _cpu_prefers_fused = False
-
-    def _can_fuse(self) -> bool:
+    def has_fused_kernel(self) -> bool:
         """Whether the configuration has a PyTorch fused kernel (oneDNN / cuDNN)."""
         return False
 
@@ -287,7 +276,7 @@ class _FusedRNN(RNN):
         return out
 
     def _flatten_for_cudnn(self) -> None:
-        if not (self.built and self._can_fuse()):
+        if not (self.built and self.has_fused_kernel()):
             return
         weights = self._fused_weights()
         first = weights[0]
@@ -318,7 +307,7 @@ class SimpleRNN(_FusedRNN):
         super().__init__(units, activation=activation, use_bias=use_bias, dropout=dropout,
                          recurrent_dropout=recurrent_dropout, **kwargs)
 
-    def _can_fuse(self) -> bool:
+    def has_fused_kernel(self) -> bool:
         return self.cell.activation in ("tanh", "relu")
 
     def _cudnn_mode(self) -> str:
@@ -334,20 +323,13 @@ class SimpleRNN(_FusedRNN):
 class LSTM(_FusedRNN):
     """Long short-term memory layer (see :class:`~seqnets.layers.LSTMCell`).
 
-    Keras's defaults, forget-gate bias 1 included. On CPU the native time loop
-    (:mod:`seqnets.layers.native`) where it builds, else oneDNN's fused kernel; on GPU
-    cuDNN's. The cell loop when the activations differ from tanh/sigmoid, and (without
-    the native loop or numba) when ``recurrent_dropout`` is active.
+    Keras's defaults, forget-gate bias 1 included. On CPU the native time loop where it
+    builds, else oneDNN's fused kernel (:mod:`seqnets.layers.ops.dispatch`); on GPU cuDNN's.
+    The cell loop when the activations differ from tanh/sigmoid, and (without the native loop
+    or numba) when ``recurrent_dropout`` is active.
     """
 
     cell_class = LSTMCell
-
-    @property
-    def _cpu_prefers_fused(self) -> bool:
-        # the native loop, batch slices side by side: 0.66-0.73 s/epoch for the chapter's
-        # LSTM against oneDNN's 1.22-1.56; the numba loop, one sequence at a time, only
-        # matches oneDNN
-        return not fastpath.native_loops()
 
     def __init__(self, units: int, activation: str | None = "tanh",
                  recurrent_activation: str | None = "sigmoid", use_bias: bool = True,
@@ -358,7 +340,7 @@ class LSTM(_FusedRNN):
                          unit_forget_bias=unit_forget_bias, dropout=dropout,
                          recurrent_dropout=recurrent_dropout, **kwargs)
 
-    def _can_fuse(self) -> bool:
+    def has_fused_kernel(self) -> bool:
         c = self.cell
         return c.activation == "tanh" and c.recurrent_activation == "sigmoid"
 
@@ -389,7 +371,7 @@ class GRU(_FusedRNN):
                          reset_after=reset_after, dropout=dropout,
                          recurrent_dropout=recurrent_dropout, **kwargs)
 
-    def _can_fuse(self) -> bool:
+    def has_fused_kernel(self) -> bool:
         c = self.cell
         return (c.reset_after and c.activation == "tanh"
                 and c.recurrent_activation == "sigmoid")
@@ -400,76 +382,3 @@ class GRU(_FusedRNN):
     def _forward_fused(self, x, states):
         out, h = self._run_fused(torch.gru, x, states[0].unsqueeze(0))
         return out, (h.squeeze(0),)
-
-
-_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
-
-
-@register
-class Bidirectional(Layer):
-    """Runs a recurrent layer forwards and a copy of it backwards, and merges the outputs.
-
-    The backward copy has the same config with ``go_backwards`` flipped (its own weights);
-    with ``return_sequences`` its outputs are re-reversed so that step ``t`` of both halves
-    describes input step ``t``. ``merge_mode``: ``"concat"`` (default), ``"sum"``,
-    ``"mul"``, ``"ave"``, or ``None`` (return both).
-    """
-
-    def __init__(self, layer: RNN, merge_mode: str | None = "concat",
-                 name: str | None = None) -> None:
-        super().__init__(name)
-        if not isinstance(layer, RNN):
-            raise ConfigError(f"Bidirectional wraps a recurrent layer, got {type(layer).__name__}")
-        if layer.return_state:
-            raise ConfigError("Bidirectional does not support return_state=True layers")
-        if merge_mode not in _MERGE_MODES:
-            raise ConfigError(f"merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
-        self.merge_mode = merge_mode
-        self.forward_layer = layer
-        spec = serialize(layer)
-        spec["config"] = {**spec["config"], "go_backwards": not layer.go_backwards,
-                          "name": None}
-        self.backward_layer = deserialize(spec)
-        self.built = layer.built
-        if self.built:
-            self.backward_layer.build((None, layer.cell.input_size))
-
-    def build(self, input_shape: Shape) -> None:
-        for layer in (self.forward_layer, self.backward_layer):
-            if not layer.built:
-                layer.build(tuple(input_shape))
-        self.built = True
-
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        shape = self.forward_layer.compute_output_shape(input_shape)
-        if self.merge_mode == "concat":
-            return (*shape[:-1], 2 * shape[-1])
-        if self.merge_mode is None:
-            raise ShapeError("Bidirectional(merge_mode=None) returns a pair and cannot feed "
-                             "the next layer of a Sequential model")
-        return shape
-
-    def forward(self, x: torch.Tensor) -> Any:
-        y_f = self.forward_layer(x)
-        y_b = self.backward_layer(x)
-        if self.forward_layer.return_sequences:
-            y_b = y_b.flip(1)
-        if self.merge_mode == "concat":
-            return torch.cat([y_f, y_b], dim=-1)
-        if self.merge_mode == "sum":
-            return y_f + y_b
-        if self.merge_mode == "mul":
-            return y_f * y_b
-        if self.merge_mode == "ave":
-            return (y_f + y_b) / 2
-        return y_f, y_b
-
-    def get_config(self) -> dict[str, Any]:
-        return {"layer": serialize(self.forward_layer), "merge_mode": self.merge_mode,
-                "name": self.name}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Bidirectional:
-        config = dict(config)
-        config["layer"] = deserialize(config["layer"])
-        return cls(**config)

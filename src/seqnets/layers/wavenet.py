@@ -9,9 +9,11 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from ..errors import ConfigError
-from .base import Layer, Shape, positive_int, register
+from ..checks import positive_int
+from ..errors import ConfigError, ShapeError
+from .base import Layer, Shape, register
 from .conv import Conv1D
+from .ops import dispatch
 
 
 class GatedResidualBlock(nn.Module):
@@ -125,9 +127,6 @@ class WaveNet(Layer):
         ``"auto"`` (the compiled loop on CPU when numba is installed, else PyTorch ops),
         ``"compiled"``, ``"torch"``, or ``"naive"`` (full recomputation, the reference).
         """
-        from ..errors import ConfigError, ShapeError
-        from . import fastpath
-
         if implementation not in ("auto", "compiled", "torch", "naive"):
             raise ConfigError(f"implementation must be 'auto', 'compiled', 'torch' or "
                               f"'naive', got {implementation!r}")
@@ -145,8 +144,7 @@ class WaveNet(Layer):
             if implementation == "naive":
                 return self._generate_naive(context, steps)
             first, queues = self._prime(context)
-            compiled = fastpath.HAVE_NUMBA and context.device.type == "cpu"
-            if implementation == "compiled" or (implementation == "auto" and compiled):
+            if dispatch.generation_path(implementation, context.device) == "compiled":
                 return self._generate_compiled(first, queues, context.shape[1], steps)
             return self._generate_torch(first, queues, context.shape[1], steps)
         finally:
@@ -218,7 +216,7 @@ class WaveNet(Layer):
 
     def _generate_compiled(self, first: torch.Tensor, queues: list[torch.Tensor], t0: int,
                            steps: int) -> torch.Tensor:
-        from . import kernels
+        from .ops.numba_generation import wavenet_generate
 
         def np32(t: torch.Tensor) -> Any:
             return t.detach().to(first.dtype).contiguous().numpy()
@@ -230,7 +228,7 @@ class WaveNet(Layer):
         for i, q in enumerate(queues[1:]):
             bufs[i, :, :q.shape[1]] = q
         stack = lambda ts: np32(torch.stack(ts))  # noqa: E731
-        out = kernels.wavenet_generate(
+        out = wavenet_generate(
             np32(first), steps, t0, self.input_size, self.kernel_size,
             np32(self._flat_taps(self.input_conv)), np32(self.input_conv.bias),
             np32(queues[0]),

@@ -1,6 +1,6 @@
-"""Models built from layers, and the chapter's zoo."""
+"""Models built from layers, the chapter's zoo, and the closed-form baselines."""
 
-from . import zoo
+from . import baselines, zoo
 from .sequential import Sequential, count_parameters
 
-__all__ = ["Sequential", "count_parameters", "zoo"]
+__all__ = ["Sequential", "baselines", "count_parameters", "zoo"]

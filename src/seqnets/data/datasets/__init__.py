@@ -12,7 +12,7 @@ from importlib import resources
 
 from ...errors import ConfigError
 
-__all__ = ["dataset_info", "dataset_names", "load_dataset"]
+__all__ = ["dataset_info", "dataset_names", "default_dataset", "load_dataset", "shipped"]
 
 _DATASETS = {
     "co2_weekly": {
@@ -64,6 +64,22 @@ def load_dataset(name: str):
     with resources.files(__name__).joinpath(entry["file"]).open("r", encoding="utf-8") as f:
         frame = pd.read_csv(f, parse_dates=["ds"], dtype={"y": "float64"})
     return frame
+
+
+def default_dataset() -> str:
+    """The dataset commands use when given no data: the first name."""
+    return dataset_names()[0]
+
+
+def shipped(name: str | None = None, fill: str | None = None) -> tuple:
+    """``(frame, read options)`` for fitting on a shipped dataset (the default one when
+    ``name`` is None): its columns ``ds`` and ``y``, and ``fill="interpolate"`` when it has
+    missing values and no ``fill`` was chosen, so that it reads as it is."""
+    name = default_dataset() if name is None else name
+    info = dataset_info(name)
+    options = {"time": "ds", "target": "y", "id": None,
+               "fill": fill if fill is not None or not info["missing"] else "interpolate"}
+    return load_dataset(name), options
 
 
 def _entry(name: str) -> dict:

@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data.tables import _pandas, read_series_with_gaps
-from .errors import ConfigError, NotFittedError
-from .layers import GRU, LSTM, Bidirectional, Dense, TimeDistributed
-from .models import Sequential
-from .training import fit as train
-from .training import make_optimizer, predict
+from ..data.tables import _pandas, read_series_with_gaps
+from ..errors import ConfigError, NotFittedError
+from ..layers import GRU, LSTM, Bidirectional, Dense, TimeDistributed
+from ..models import Sequential
+from ..training import fit as train
+from ..training import make_optimizer, predict
 
 __all__ = ["Imputer", "gap_lengths", "masked_mse", "random_gaps"]
 

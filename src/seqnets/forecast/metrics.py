@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigError, ShapeError
+from ..errors import ConfigError, ShapeError
 
 __all__ = ["coverage", "mae", "mase", "rmse", "seasonal_scale", "smape"]
 

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError, ShapeError
-from .layers.core import BatchNormalization, Dense, Dropout, LayerNormalization, mc_dropout
-from .training import seeded
+from ..errors import ConfigError, ShapeError
+from ..layers.core import BatchNormalization, Dense, Dropout, LayerNormalization, mc_dropout
+from ..training.environment import seeded
 
 __all__ = ["bounds", "check_levels", "conformal_factor", "has_dropout", "level_name",
            "mc_passes", "normal_factor", "normalised_scores", "spread", "with_dropout"]

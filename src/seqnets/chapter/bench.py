@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # our experiment name -> the peer script's
 KERAS_NAMES = {
@@ -42,12 +42,13 @@ DEFAULT_MODELS = ["linear", "simple_rnn", "deep_rnn", "deep_rnn_dense", "linear_
 
 def measure(name: str, epochs: int, seed: int = 42) -> dict[str, Any]:
     """Measure one zoo model of the chapter in this process (see the module docstring)."""
-    from . import chapter
-    from .data.synthetic import chapter_splits
-    from .models import zoo
-    from .training import default_threads, fit, thread_count
+    from ..data.synthetic import chapter_splits
+    from ..layers.ops.dispatch import default_threads, thread_count
+    from ..models import zoo
+    from ..training import fit
+    from . import experiments
 
-    exp = chapter.get(name)
+    exp = experiments.get(name)
     if exp.kind != "trained":
         raise ConfigError(f"{name} is not a trained model; bench measures zoo models")
     data = chapter_splits(exp.task, seed=seed)
@@ -103,7 +104,7 @@ def _run_json(cmd: list[str], what: str) -> list[dict[str, Any]]:
 
 def ours(name: str, epochs: int, seed: int) -> dict[str, Any]:
     """:func:`measure` in a fresh Python process."""
-    cmd = [sys.executable, "-m", "seqnets.bench", name, str(epochs), str(seed)]
+    cmd = [sys.executable, "-m", "seqnets.chapter.bench", name, str(epochs), str(seed)]
     return _run_json(cmd, f"measuring {name}")[0]
 
 
@@ -222,6 +223,6 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # the per-model worker: python -m seqnets.bench NAME EPOCHS SEED
+if __name__ == "__main__":  # the per-model worker: python -m seqnets.chapter.bench NAME EPOCHS SEED
     result = measure(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
     print("RESULT " + json.dumps(result), flush=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError, ShapeError
+from ..errors import ConfigError, ShapeError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

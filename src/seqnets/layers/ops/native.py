@@ -3,12 +3,11 @@ the time loops of the LSTM and SimpleRNN.
 
 At the chapter's sizes these are bound by the interpreter's cost per operation, not by
 arithmetic. ``csrc/conv_stack.cpp`` runs the computation of the Python loops of
-:mod:`seqnets.layers.conv_taps`, ``csrc/lstm.cpp`` and ``csrc/simple_rnn.cpp`` that of the
-numba kernels of :mod:`seqnets.layers.kernels` (for :mod:`seqnets.layers.fastpath`): the
-same arithmetic,
-with the products on raw memory (``csrc/gemm.h``) and the batch cut into slices that run
-side by side on torch's intra-op threads (``csrc/slices.h``, :func:`slice_count`); results
-equal to rounding.
+:mod:`seqnets.layers.ops.conv`, ``csrc/lstm.cpp`` and ``csrc/simple_rnn.cpp`` that of the
+numba kernels of :mod:`seqnets.layers.ops.numba_loops`: the same arithmetic, with the
+products on raw memory (``csrc/gemm.h``) and the batch cut into slices that run side by side
+on torch's intra-op threads (``csrc/slices.h``, :func:`slice_count`); results equal to
+rounding. Whether they run is :mod:`seqnets.layers.ops.dispatch`'s choice.
 
 It is compiled with PyTorch's extension builder (a C++ compiler and ninja: the ``fast``
 extra installs ninja) the first time a process needs it, which takes about half a minute,

@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..data.tables import SeriesSet, _pandas
+from ..data.windows import windows
+from ..errors import ConfigError, DataError
+from ..models.baselines import LeastSquaresLinear, naive, seasonal_naive
 from . import intervals as iv
 from . import metrics
-from .baselines import LeastSquaresLinear, naive, seasonal_naive
-from .data.tables import SeriesSet, _pandas
-from .data.windows import windows
-from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from .forecaster import Forecaster
 
-__all__ = ["backtest", "default_season", "per_fold"]
+__all__ = ["backtest", "default_season", "per_fold", "summary"]
 
 METHODS = ("model", "naive", "seasonal_naive", "linear")
 _SEASONS = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4,
@@ -87,6 +87,14 @@ def per_fold(steps):
     out["origins"] = grouped["origins"].first()
     out["rmse"] = np.sqrt(out["rmse"])
     return out.reset_index()
+
+
+def summary(frame):
+    """A backtest frame (per fold, or ``per_step=True``) as one row per method: the mean of
+    every metric and coverage over the folds, methods in :data:`METHODS` order."""
+    folds = per_fold(frame) if "step" in frame.columns else frame
+    mean = folds.drop(columns=["fold", "origins"]).groupby("method").mean()
+    return mean.reindex([m for m in METHODS if m in mean.index])
 
 
 def _fold(fc: Forecaster, ss: SeriesSet, k: int, cuts: list[int], step: int, season: int,

@@ -13,63 +13,17 @@ recurrent-dropout mask ``[B, H]`` (ones when there is none), applied to ``h_{t-1
 the recurrent product only.
 Each backward takes the gradients of every output and returns the gradients of ``P``,
 of the cell's own small parameters and of the initial states; the gradient of ``W``, a sum
-over all steps, is one matrix product in :mod:`.fastpath` (BLAS beats a per-step
+over all steps, is one matrix product in :mod:`.recurrent` (BLAS beats a per-step
 accumulation here), and the input projection's own backward is left to autograd.
 """
-
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
-# error_model="numpy": a division by zero gives inf instead of raising, which removes a
-# branch from every division and lets LLVM vectorise the activation loops (the rational
-# tanh divides): 2.8x faster GRU forward here. Nothing here divides by a possible zero.
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
-
-
-def _tanh(x):
-    """tanh; in float32 a branch-free rational approximation that vectorises (|error| <
-    4e-7, the float32 resolution near 1), in float64 the exact libm function."""
-    return math.tanh(x)
-
-
-def _sigmoid(x):
-    """The logistic function, as ``0.5 tanh(x/2) + 0.5`` (vectorises in float32)."""
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@overload(_tanh, inline="always")
-def _tanh_impl(x):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        f = np.float32
-        # clamp and minimax coefficients of the float32 tanh approximation used by Eigen
-        lim = f(7.90531110763549805)
-        a1, a3, a5 = f(4.89352455891786e-03), f(6.37261928875436e-04), f(1.48572235717979e-05)
-        a7, a9 = f(5.12229709037114e-08), f(-8.60467152213735e-11)
-        a11, a13 = f(2.00018790482477e-13), f(-2.76076847742355e-16)
-        b0, b2 = f(4.89352518554385e-03), f(2.26843463243900e-03)
-        b4, b6 = f(1.18534705686654e-04), f(1.19825839466702e-06)
-
-        def tanh32(x):
-            x = min(max(x, -lim), lim)
-            x2 = x * x
-            p = x2 * (x2 * (x2 * (x2 * (x2 * (x2 * a13 + a11) + a9) + a7) + a5) + a3) + a1
-            q = x2 * (x2 * (x2 * b6 + b4) + b2) + b0
-            return x * p / q
-        return tanh32
-    return lambda x: math.tanh(x)
-
-
-@overload(_sigmoid, inline="always")
-def _sigmoid_impl(x):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        half = np.float32(0.5)
-        return lambda x: half * _tanh(half * x) + half
-    return lambda x: 1.0 / (1.0 + math.exp(-x))
+from .numba_math import JIT, sigmoid, tanh
 
 
 @njit(inline="always")
@@ -87,7 +41,7 @@ def _recurrent_product_backward(dz, W, mask, b, dh):  # noqa: N803
     """Backward of ``z += (h_{t-1} ⊙ mask) W^T`` with respect to ``h_{t-1}``:
     ``dh = (W^T dz) ⊙ mask`` (row-wise, so the inner loop runs along contiguous memory).
     The weight's gradient, a sum over every step, is one matrix product done by the caller
-    (:mod:`.fastpath`) from the ``dz`` of all steps."""
+    (:mod:`.recurrent`) from the ``dz`` of all steps."""
     H = dh.shape[0]
     for j in range(H):
         dh[j] = 0.0
@@ -99,7 +53,7 @@ def _recurrent_product_backward(dz, W, mask, b, dh):  # noqa: N803
         dh[j] *= mask[b, j]
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def simple_rnn_forward(P, WT, h0, mask, relu):  # noqa: N803 - math names
     B, T, H = P.shape
     Y = np.empty_like(P)
@@ -110,11 +64,11 @@ def simple_rnn_forward(P, WT, h0, mask, relu):  # noqa: N803 - math names
                 acc[i] = P[b, t, i]
             _recurrent_product(acc, WT, h0, Y, mask, b, t)
             for i in range(H):
-                Y[b, t, i] = max(acc[i], 0.0) if relu else _tanh(acc[i])
+                Y[b, t, i] = max(acc[i], 0.0) if relu else tanh(acc[i])
     return Y
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def simple_rnn_backward(dY, Y, W, h0, mask, relu):  # noqa: N803
     B, T, H = Y.shape
     dP = np.empty_like(Y)
@@ -133,7 +87,7 @@ def simple_rnn_backward(dY, Y, W, h0, mask, relu):  # noqa: N803
     return dP, dh0
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def ln_rnn_forward(P, WT, h0, mask, gamma, beta, eps):  # noqa: N803
     """h_t = tanh(LayerNorm(P_t + h_{t-1} W^T)); also returns xhat and 1/std for backward."""
     B, T, H = P.shape
@@ -158,11 +112,11 @@ def ln_rnn_forward(P, WT, h0, mask, gamma, beta, eps):  # noqa: N803
             for i in range(H):
                 xh = (z[i] - mean) * rstd
                 Xhat[b, t, i] = xh
-                Y[b, t, i] = _tanh(xh * gamma[i] + beta[i])
+                Y[b, t, i] = tanh(xh * gamma[i] + beta[i])
     return Y, Xhat, Rstd
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def ln_rnn_backward(dY, Y, Xhat, Rstd, W, h0, mask, gamma):  # noqa: N803
     B, T, H = Y.shape
     dP = np.empty_like(Y)
@@ -196,7 +150,7 @@ def ln_rnn_backward(dY, Y, Xhat, Rstd, W, h0, mask, gamma):  # noqa: N803
     return dP, dgamma, dbeta, dh0
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def gru_forward(P, WT, bh, h0, mask):  # noqa: N803
     """reset_after GRU, gate order r, z, n. Returns Y and the gates R, Z, N and the
     recurrent part of the candidate Gn = (h W_hn^T + b_hn), all [B, T, H]."""
@@ -220,9 +174,9 @@ def gru_forward(P, WT, bh, h0, mask):  # noqa: N803
             _recurrent_product(gh, WT, h0, Y, mask, b, t)
             # one simple loop per quantity, so that each vectorises
             for i in range(2 * H):
-                rz[i] = _sigmoid(P[b, t, i] + gh[i])
+                rz[i] = sigmoid(P[b, t, i] + gh[i])
             for i in range(H):
-                n[i] = _tanh(P[b, t, 2 * H + i] + rz[i] * gh[2 * H + i])
+                n[i] = tanh(P[b, t, 2 * H + i] + rz[i] * gh[2 * H + i])
             for i in range(H):
                 R[b, t, i] = rz[i]
                 Z[b, t, i] = rz[H + i]
@@ -232,7 +186,7 @@ def gru_forward(P, WT, bh, h0, mask):  # noqa: N803
     return Y, R, Z, N, Gn
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def gru_backward(dY, Y, R, Z, N, Gn, W, h0, mask):  # noqa: N803
     """Returns dP, dGh (the gradient of the recurrent part h W^T + b_h, for the caller's
     weight and bias gradients) and dh0."""
@@ -268,7 +222,7 @@ def gru_backward(dY, Y, R, Z, N, Gn, W, h0, mask):  # noqa: N803
     return dP, dGh, dh0
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def lstm_forward(P, WT, peep, h0, c0, mask):  # noqa: N803
     """LSTM, gate order i, f, g, o; ``peep`` [3, H] holds peephole weights (w_ci, w_cf,
     w_co), zeros for a plain LSTM. Returns Y (h), C (c) and the gates I, F, G, O."""
@@ -291,13 +245,13 @@ def lstm_forward(P, WT, peep, h0, c0, mask):  # noqa: N803
             _recurrent_product(a, WT, h0, Y, mask, b, t)
             for j in range(H):
                 cp = cprev[j]
-                ig = _sigmoid(a[j] + peep[0, j] * cp)
-                fg = _sigmoid(a[H + j] + peep[1, j] * cp)
-                gg = _tanh(a[2 * H + j])
+                ig = sigmoid(a[j] + peep[0, j] * cp)
+                fg = sigmoid(a[H + j] + peep[1, j] * cp)
+                gg = tanh(a[2 * H + j])
                 c = fg * cp + ig * gg
-                og = _sigmoid(a[3 * H + j] + peep[2, j] * c)
+                og = sigmoid(a[3 * H + j] + peep[2, j] * c)
                 C[b, t, j] = c
-                Y[b, t, j] = og * _tanh(c)
+                Y[b, t, j] = og * tanh(c)
                 Ig[b, t, j] = ig
                 Fg[b, t, j] = fg
                 Gg[b, t, j] = gg
@@ -305,7 +259,7 @@ def lstm_forward(P, WT, peep, h0, c0, mask):  # noqa: N803
     return Y, C, Ig, Fg, Gg, Og
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def lstm_backward(dY, dC, Y, C, Ig, Fg, Gg, Og, W, peep, h0, c0, mask):  # noqa: N803
     B, T, H = Y.shape
     H4 = 4 * H
@@ -323,7 +277,7 @@ def lstm_backward(dY, dC, Y, C, Ig, Fg, Gg, Og, W, peep, h0, c0, mask):  # noqa:
                 cp = c0[b, j] if t == 0 else C[b, t - 1, j]
                 c = C[b, t, j]
                 ig, fg, gg, og = Ig[b, t, j], Fg[b, t, j], Gg[b, t, j], Og[b, t, j]
-                tc = _tanh(c)
+                tc = tanh(c)
                 dh = dY[b, t, j] + dh_next[j]
                 dao = dh * tc * og * (1.0 - og)
                 dc = dc_next[j] + dC[b, t, j] + dh * og * (1.0 - tc * tc) + dao * peep[2, j]
@@ -343,88 +297,3 @@ def lstm_backward(dY, dC, Y, C, Ig, Fg, Gg, Og, W, peep, h0, c0, mask):  # noqa:
             dh0[b, j] = dh_next[j]
             dc0[b, j] = dc_next[j]
     return dP, dpeep, dh0, dc0
-
-
-@njit(**_JIT)
-def wavenet_generate(first, steps, t0, in_size, k, in_w, in_b, in_buf, dil_w, dil_b,
-                     dilations, bufs, res_w, res_b, skip_w, skip_b, h1_w, h1_b, h2_w, h2_b):
-    """Fast WaveNet generation (Paine et al. 2016): one queue per dilated layer, so each
-    new step costs O(layers), not O(receptive field).
-
-    ``first`` ``[B, O]`` is the output at the last context step (time ``t0 - 1``); each
-    step feeds its first ``in_size`` outputs back as the next input. Queues ``in_buf``
-    ``[B, k-1, I]`` and ``bufs`` ``[layers, B, Lmax, C]`` hold each layer's last
-    ``(k-1)·d`` inputs at slot ``time mod ((k-1)·d)``. Weights are flattened so that taps
-    ``j = 0..k-1`` (lag ``(k-1-j)·d``) are consecutive column blocks. Returns ``[B, steps, O]``.
-    """
-    B, O = first.shape
-    C = in_b.shape[0]
-    NL = dil_w.shape[0]
-    S = skip_b.shape[1]
-    out = np.empty((B, steps, O), first.dtype)
-    taps_in = np.empty(k * in_size, first.dtype)
-    taps = np.empty(k * C, first.dtype)
-    h = np.empty(C, first.dtype)
-    z = np.empty(2 * C, first.dtype)
-    g = np.empty(C, first.dtype)
-    skip = np.empty(S, first.dtype)
-    a = np.empty(S, first.dtype)
-    for b in range(B):
-        for o in range(O):
-            out[b, 0, o] = first[b, o]
-        for s in range(1, steps):
-            t = t0 + s - 1
-            # the input convolution, kernel k, dilation 1
-            for j in range(k):
-                lag = k - 1 - j
-                for i in range(in_size):
-                    taps_in[j * in_size + i] = (out[b, s - 1, i] if lag == 0
-                                                else in_buf[b, (t - lag) % (k - 1), i])
-            for i in range(in_size):
-                in_buf[b, t % (k - 1), i] = out[b, s - 1, i]
-            for c in range(C):
-                acc = in_b[c]
-                for q in range(k * in_size):
-                    acc += in_w[c, q] * taps_in[q]
-                h[c] = acc
-            for q in range(S):
-                skip[q] = 0.0
-            for layer in range(NL):
-                d = dilations[layer]
-                span = (k - 1) * d
-                for j in range(k):
-                    lag = (k - 1 - j) * d
-                    for c in range(C):
-                        taps[j * C + c] = h[c] if lag == 0 else bufs[layer, b, (t - lag) % span, c]
-                for c in range(C):
-                    bufs[layer, b, t % span, c] = h[c]
-                for r in range(2 * C):
-                    acc = dil_b[layer, r]
-                    for q in range(k * C):
-                        acc += dil_w[layer, r, q] * taps[q]
-                    z[r] = acc
-                for c in range(C):
-                    g[c] = _tanh(z[c]) * _sigmoid(z[C + c])
-                for q in range(S):
-                    acc = skip_b[layer, q]
-                    for c in range(C):
-                        acc += skip_w[layer, q, c] * g[c]
-                    skip[q] += acc
-                for r in range(C):
-                    acc = res_b[layer, r]
-                    for c in range(C):
-                        acc += res_w[layer, r, c] * g[c]
-                    h[r] += acc
-            for q in range(S):
-                a[q] = max(skip[q], 0.0)
-            for r in range(S):
-                acc = h1_b[r]
-                for q in range(S):
-                    acc += h1_w[r, q] * a[q]
-                skip[r] = max(acc, 0.0)
-            for o in range(O):
-                acc = h2_b[o]
-                for q in range(S):
-                    acc += h2_w[o, q] * skip[q]
-                out[b, s, o] = acc
-    return out

@@ -10,9 +10,9 @@ reads without a copy (anything else reads them as any strided tensor).
 A run of convolutions goes through :class:`_ConvStack`, one autograd function with a
 hand-written backward for the whole run: the per-layer autograd and Python costs, which
 otherwise cost as much as the products, are paid once per run. On CPU its loops run in C++
-where the native library builds (:mod:`seqnets.layers.native`: the same products, equal
+where the native library builds (:mod:`seqnets.layers.ops.native`: the same products, equal
 results to rounding), with the batch cut into slices that run side by side on the intra-op
-threads (:func:`seqnets.layers.native.slice_count`); the Python loops below are the
+threads (:func:`seqnets.layers.ops.native.slice_count`); the Python loops below are the
 fallback and the reference.
 """
 
@@ -24,8 +24,8 @@ from typing import NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..errors import ShapeError
-from . import native
+from ...errors import ShapeError
+from . import dispatch, native
 
 
 class Tap(NamedTuple):
@@ -229,7 +229,7 @@ class _ConvStack(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, run, *params):
         n = len(run.plans)
-        ops = native.library() if x.device.type == "cpu" else None
+        ops = dispatch.native_ops(x.device)
         ctx.run, ctx.native = run, ops
         if ops is not None:
             biases = [b if b is not None else x for b in params[1::2]]  # x: a placeholder

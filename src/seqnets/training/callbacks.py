@@ -5,26 +5,12 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .training import Trainer
-
-
-class Callback:
-    """Base class: override the hooks you need. ``trainer.stop_training = True`` stops."""
-
-    def on_train_begin(self, trainer: Trainer) -> None: ...
-
-    def on_batch_end(self, trainer: Trainer, loss: float) -> None: ...
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
-
-    def on_train_end(self, trainer: Trainer) -> None: ...
+from ..errors import ConfigError
+from .state import Callback, Trainer
 
 
 def _mode_for(monitor: str, mode: str) -> str:
@@ -145,7 +131,7 @@ class ModelCheckpoint(Callback):
         self.best = math.inf
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        from .io import save
+        from ..io import save
 
         if self.save_best_only:
             value = _monitored(logs, self.monitor, "ModelCheckpoint")

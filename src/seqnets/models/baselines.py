@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigError, NotFittedError, ShapeError
+from ..errors import ConfigError, NotFittedError, ShapeError
 
 
 def _check(x: np.ndarray) -> np.ndarray:

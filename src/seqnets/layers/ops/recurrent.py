@@ -1,31 +1,30 @@
-"""The compiled CPU path for recurrent layers: autograd functions over :mod:`.kernels`.
+"""The compiled CPU path for recurrent layers: autograd functions over the native loops
+(:mod:`.native`) and the numba kernels (:mod:`.numba_loops`).
 
-Taken on CPU for the built-in cells with their default activations, when numba is
-installed (the ``fast`` extra); the LSTM's and SimpleRNN's loops run natively where
-:mod:`.native` builds.
+Taken on CPU for the built-in cells with their default activations (:mod:`.dispatch`
+decides): the LSTM's and SimpleRNN's loops run natively where the native library builds,
+the others (and those, without it) with numba (the ``fast`` extra).
 Every function equals the reference cell loop in values and gradients (tests); double
 backward is not supported (use ``implementation="loop"``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import torch
 from torch import nn
 
-from . import native
+from . import dispatch, native
 
-HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 _kernels: Any = None
 
 
 def _k() -> Any:
     global _kernels  # the compiled module, imported once on first use
     if _kernels is None:
-        from . import kernels
-        _kernels = kernels
+        from . import numba_loops
+        _kernels = numba_loops
     return _kernels
 
 
@@ -50,8 +49,7 @@ class _SimpleRNN(torch.autograd.Function):
     the numba kernels."""
 
     @staticmethod
-    def forward(ctx, p, w, h0, mask, relu):
-        ops = native.library()
+    def forward(ctx, p, w, h0, mask, relu, ops):
         if ops is not None:
             y = ops.simple_rnn_forward(p.contiguous(), w.t().contiguous(), h0.contiguous(),
                                        mask.contiguous(), relu,
@@ -73,7 +71,7 @@ class _SimpleRNN(torch.autograd.Function):
         else:
             dp, dh0 = _t(*_k().simple_rnn_backward(_np(dy), _np(y), _np(w), _np(h0),
                                                    _np(mask), ctx.relu))
-        return dp, _weight_grad(dp, y, h0, mask), dh0, None, None
+        return dp, _weight_grad(dp, y, h0, mask), dh0, None, None, None
 
 
 class _LNRNN(torch.autograd.Function):
@@ -113,8 +111,7 @@ class _LSTM(torch.autograd.Function):
     by side, one product per step over a slice's rows), else the numba kernels."""
 
     @staticmethod
-    def forward(ctx, p, w, peep, h0, c0, mask):
-        ops = native.library()
+    def forward(ctx, p, w, peep, h0, c0, mask, ops):
         if ops is not None:
             y, c, i, f, g, o = ops.lstm_forward(
                 p.contiguous(), w.t().contiguous(), peep.contiguous(), h0.contiguous(),
@@ -140,69 +137,35 @@ class _LSTM(torch.autograd.Function):
             dp, dpeep, dh0, dc0 = _t(*_k().lstm_backward(
                 _np(dy), _np(dc), _np(y), _np(c), _np(i), _np(f), _np(g), _np(o), _np(w),
                 _np(peep), _np(h0), _np(c0), _np(mask)))
-        return dp, _weight_grad(dp, y, h0, mask), dpeep, dh0, dc0, None
+        return dp, _weight_grad(dp, y, h0, mask), dpeep, dh0, dc0, None, None
 
 
-def native_loops() -> bool:
-    """Whether the LSTM's and SimpleRNN's time loops run natively (see :class:`_LSTM`)."""
-    return native.library() is not None
-
-
-def threaded(cell: nn.Module) -> bool:
-    """Whether the compiled loop of ``cell`` gains from the intra-op threads: the native
-    LSTM loop, whose batch slices run side by side (the chapter's LSTM 0.66-0.73 s/epoch on
-    two threads, 1.09-1.23 on one). Not the native SimpleRNN loop, whose steps are too small
-    (seq2seq_rnn 0.60-0.75 on two, 0.49-0.67 on one), nor the numba loops."""
-    from .cells import LSTMCell
-
-    return isinstance(cell, LSTMCell) and native_loops()
-
-
-def supports(cell: nn.Module, x: torch.Tensor) -> bool:
-    """Whether the compiled path runs this cell on this input."""
-    from .cells import GRUCell, LNSimpleRNNCell, LSTMCell, SimpleRNNCell
-
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        return False
-    kind = type(cell)
-    if issubclass(kind, LSTMCell) and kind.__module__ == LSTMCell.__module__:
-        return (cell.activation == "tanh" and cell.recurrent_activation == "sigmoid"
-                and (HAVE_NUMBA or native_loops()))
-    if kind is SimpleRNNCell:
-        return cell.activation in ("tanh", "relu") and (HAVE_NUMBA or native_loops())
-    if not HAVE_NUMBA:
-        return False
-    if kind is LNSimpleRNNCell:
-        return cell.activation == "tanh"
-    if kind is GRUCell:
-        return (cell.reset_after and cell.use_bias and cell.activation == "tanh"
-                and cell.recurrent_activation == "sigmoid")
-    return False
-
-
-def run(cell: nn.Module, x: torch.Tensor, states: tuple[torch.Tensor, ...],
+def run(family: str, cell: nn.Module, x: torch.Tensor, states: tuple[torch.Tensor, ...],
         rec_mask: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """Outputs ``[B, T, H]`` and final states for ``x`` ``[B, T, F]`` (see :func:`supports`)."""
-    from .cells import GRUCell, LNSimpleRNNCell, PeepholeLSTMCell, SimpleRNNCell
+    """Outputs ``[B, T, H]`` and final states for ``x`` ``[B, T, F]``, through the compiled
+    loop ``family`` (the cell's ``compiled_loop``: one of :data:`.dispatch.LOOP_FAMILIES`).
 
+    The cell is read by its parameters' names (``weight_hh``, ``recurrent_bias``,
+    ``ln_weight``/``ln_bias``, ``peephole_weights``), so this module knows no cell class."""
+    ops = native.library() if dispatch.loop_backend(family) == "native" else None
     p = cell.project(x)
     dtype = p.dtype
     w = cell.weight_hh.to(dtype)
     mask = (torch.ones_like(states[0]) if rec_mask is None else rec_mask).to(dtype)
     h0 = states[0].to(dtype)
-    if isinstance(cell, SimpleRNNCell):
-        y = _SimpleRNN.apply(p, w, h0, mask, cell.activation == "relu")
+    if family == "simple_rnn":
+        y = _SimpleRNN.apply(p, w, h0, mask, cell.activation == "relu", ops)
         return y, (y[:, -1],)
-    if isinstance(cell, LNSimpleRNNCell):
+    if family == "ln_rnn":
         y = _LNRNN.apply(p, w, h0, mask, cell.ln_weight.to(dtype), cell.ln_bias.to(dtype),
                          cell.epsilon)
         return y, (y[:, -1],)
-    if isinstance(cell, GRUCell):
+    if family == "gru":
         y = _GRU.apply(p, w, cell.recurrent_bias.to(dtype), h0, mask)
         return y, (y[:, -1],)
-    if isinstance(cell, PeepholeLSTMCell):
-        peep = cell.peephole_weights.to(dtype)
-    else:
-        peep = p.new_zeros(3, cell.units)
-    y, c = _LSTM.apply(p, w, peep, h0, states[1].to(dtype), mask)
+    if family != "lstm":
+        raise ValueError(f"no compiled loop {family!r}; one of {dispatch.LOOP_FAMILIES}")
+    peephole = getattr(cell, "peephole_weights", None)
+    peep = p.new_zeros(3, cell.units) if peephole is None else peephole.to(dtype)
+    y, c = _LSTM.apply(p, w, peep, h0, states[1].to(dtype), mask, ops)
     return y, (y[:, -1], c[:, -1])

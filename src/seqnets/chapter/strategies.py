@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError, ShapeError
-from .training import as_tensor, predict
+from ..errors import ConfigError, ShapeError
+from ..training import predict
+from ..training.batches import as_tensor
 
 
 def _windows(x: Any) -> torch.Tensor:
@@ -95,8 +96,8 @@ def chunked(model: nn.Module, x: Any, horizon: int, kind: str = "seq2seq",
 
 def _wavenet_inside(model: nn.Module) -> Any:
     """The WaveNet layer when ``model`` is one (or a Sequential holding only one)."""
-    from .layers.wavenet import WaveNet
-    from .models import Sequential
+    from ..layers.wavenet import WaveNet
+    from ..models import Sequential
 
     if isinstance(model, WaveNet):
         return model

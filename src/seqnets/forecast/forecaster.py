@@ -33,19 +33,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.tables import SeriesSet, _pandas, read_series
+from ..data.transforms import Difference, PerSeries, Pipeline, Scaler, transform_from_dict
+from ..data.windows import windows
+from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
+from ..io import atomic_write_text
+from ..io import load as load_model
+from ..io import save as save_model
+from ..layers.conv import Conv1D
+from ..layers.ops.dispatch import default_threads, thread_count
+from ..models import Sequential, zoo
+from ..training import fit as train
 from . import backtesting, metrics
 from . import intervals as iv
-from .data.tables import SeriesSet, _pandas, read_series
-from .data.transforms import Difference, PerSeries, Pipeline, Scaler, transform_from_dict
-from .data.windows import windows
-from .errors import ConfigError, DataError, ModelFileError, NotFittedError
-from .io import atomic_write_text
-from .io import load as load_model
-from .io import save as save_model
-from .layers.conv import Conv1D
-from .models import Sequential, zoo
-from .training import default_threads, thread_count
-from .training import fit as train
 
 __all__ = ["Forecaster"]
 

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__, chapter
-from .data.synthetic import chapter_splits
-from .errors import ConfigError
-from .io import atomic_write_text
+from .. import __version__
+from ..data.synthetic import chapter_splits
+from ..errors import ConfigError
+from ..io import atomic_write_text
+from . import experiments
 
 QUICK = ["naive", "linear", "deep_rnn_dense", "iterative_10", "naive_10", "linear_10",
          "seq2vec_10", "seq2seq_rnn", "conv_gru", "wavenet"]
@@ -51,7 +52,7 @@ def _groups(names: Sequence[str]) -> list[list[str]]:
 def _run_group(names: list[str], seed: int, epochs: int) -> list[dict[str, Any]]:
     torch.set_num_threads(1)  # one process per core; fit picks its own count per model
     cache: dict[str, Any] = {}
-    return [chapter.run(n, seed, epochs, quiet=True, cache=cache) for n in names]
+    return [experiments.run(n, seed, epochs, quiet=True, cache=cache) for n in names]
 
 
 def _cost(names: list[str]) -> float:
@@ -60,7 +61,7 @@ def _cost(names: list[str]) -> float:
             "encoder_decoder": 4, "wavenet_full": 4, "lstm": 2, "deep_rnn_dense": 3,
             "iterative_10": 3}
     def one(n: str) -> float:
-        base = slow.get(n.rstrip("+"), 1.5 if chapter.get(n).kind == "trained" else 0.1)
+        base = slow.get(n.rstrip("+"), 1.5 if experiments.get(n).kind == "trained" else 0.1)
         return base * (3 if n.endswith("+") else 1)  # improved rows train up to 3x longer
 
     return sum(one(n) for n in names)
@@ -107,7 +108,7 @@ def summarize(records: list[dict[str, Any]], names: Sequence[str]) -> list[dict[
     """One row per experiment: mean ± std over seeds, verdict against the chapter's bar."""
     rows = []
     for name in names:
-        exp = chapter.get(name)
+        exp = experiments.get(name)
         recs = [r for r in records if r["experiment"] == name]
         valid = [r["valid_mse"] for r in recs]
         test = [r["test_mse"] for r in recs]
@@ -208,13 +209,13 @@ def report(rows: list[dict[str, Any]], checks: list[dict[str, Any]], settings: d
             if better:
                 line += (f"; the improved row {better['experiment']} reaches "
                          f"{better['valid_mse_mean']:.5f} ({better['verdict']})")
-            seeds, note = chapter.ANALYSES.get(r["experiment"], ((), ""))
+            seeds, note = experiments.ANALYSES.get(r["experiment"], ((), ""))
             if note and sorted(seeds) == sorted(settings["seeds"]):
                 line += f"; {note}"
             out.append(line)
     if any(r["experiment"].endswith("+") for r in rows):
         out += ["", "Rows ending in `+` are a documented improvement over the faithful row "
-                f"of the same name, the same for each: {chapter.IMPROVEMENT}. Everything is "
+                f"of the same name, the same for each: {experiments.IMPROVEMENT}. Everything is "
                 "judged on validation data; the test column is untouched by the choice."]
     if figures:
         out += ["", "## Figures", ""] + [f"![{Path(f).stem}]({Path(f).name})" for f in figures]
@@ -223,7 +224,7 @@ def report(rows: list[dict[str, Any]], checks: list[dict[str, Any]], settings: d
 
 def figures(records: list[dict[str, Any]], seed: int, out: Path) -> list[str]:
     """Learning curves and forecast figures for one seed's runs."""
-    from . import plotting
+    from .. import plotting
 
     paths = []
     first = {r["experiment"]: r for r in records if r["seed"] == seed}
@@ -231,7 +232,7 @@ def figures(records: list[dict[str, Any]], seed: int, out: Path) -> list[str]:
     if curves:
         paths.append(plotting.learning_curves(curves, out / "learning_curves.png",
                                               f"Learning curves (seed {seed})"))
-    k = chapter.N_EXAMPLES
+    k = experiments.N_EXAMPLES
     one = chapter_splits("next_value", seed=seed)
     f1 = {n: np.asarray(first[n]["examples"]) for n in ("naive", "linear", "deep_rnn",
                                                          "deep_rnn_dense") if n in first}
@@ -260,9 +261,9 @@ def reproduce(names: Sequence[str] | None = None, seeds: Sequence[int] = (42, 7,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the chapter's experiments; write ``results.json``, ``report.md`` and figures to
     ``out``; return the results. ``names``: default every experiment of spec §2."""
-    names = list(names) if names else chapter.CORE + chapter.IMPROVED_ROWS
+    names = list(names) if names else experiments.CORE + experiments.IMPROVED_ROWS
     for n in names:
-        chapter.get(n)
+        experiments.get(n)
     if not seeds:
         raise ConfigError("give at least one seed")
     if epochs < 1:

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from . import baselines, forecasting
-from .callbacks import EarlyStopping, ReduceLROnPlateau
-from .data.synthetic import Splits, chapter_splits
-from .errors import ConfigError
-from .models import zoo
-from .training import default_threads, fit, predict
+from ..data.synthetic import Splits, chapter_splits
+from ..errors import ConfigError
+from ..layers.ops.dispatch import default_threads
+from ..models import baselines, zoo
+from ..training import EarlyStopping, ReduceLROnPlateau, fit, predict
+from . import strategies
 
 N_EXAMPLES = 3  # validation series kept per run for the forecast figures
 
@@ -147,8 +147,8 @@ def _crop(y: np.ndarray) -> np.ndarray:
 
 def _score(pred: np.ndarray, y: np.ndarray, last_step: bool) -> float:
     if last_step:
-        return forecasting.mse(pred[:, -1], y[:, -1])
-    return forecasting.mse(pred, y)
+        return strategies.mse(pred[:, -1], y[:, -1])
+    return strategies.mse(pred, y)
 
 
 def _examples(pred: np.ndarray, exp: Experiment) -> list[list[float]]:
@@ -187,8 +187,8 @@ def run(name: str, seed: int, epochs: int = 20, quiet: bool = True,
             base = run("deep_rnn_dense", seed, epochs, quiet, cache)
             model = cache[("deep_rnn_dense", seed)]
             record["base_model"] = {k: base[k] for k in ("valid_mse", "test_mse")}
-        valid_pred = forecasting.recursive(model, data.valid[0], 10)
-        test_pred = forecasting.recursive(model, data.test[0], 10)
+        valid_pred = strategies.recursive(model, data.valid[0], 10)
+        test_pred = strategies.recursive(model, data.test[0], 10)
         record["params"] = sum(p.numel() for p in model.parameters())
     else:
         valid_pred, test_pred = _train(exp, data, seed, epochs, quiet, cache, record)

@@ -1,10 +1,70 @@
-"""Adam with less per-step overhead: torch's fused kernel, its bookkeeping done once."""
+"""Optimisers by their Keras names, with Keras's defaults; Adam with less per-step overhead.
+
+Keras's defaults: Adam ``lr=1e-3, eps=1e-7``, Nadam the same, SGD ``lr=1e-2``, RMSprop
+``lr=1e-3, rho=0.9, eps=1e-7``. One deliberate difference: PyTorch's Adam adds ``eps`` after
+the bias correction of ``sqrt(v)``, Keras before, so Keras's effective epsilon is
+``eps / sqrt(1 - beta2**t)``: the same update up to a term of order 1e-7.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]
+
+_OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
+    "adam": (torch.optim.Adam, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7}),
+    "nadam": (torch.optim.NAdam, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7}),
+    "sgd": (torch.optim.SGD, {"lr": 1e-2}),
+    "rmsprop": (torch.optim.RMSprop, {"lr": 1e-3, "alpha": 0.9, "eps": 1e-7}),
+}
+
+
+def _can_fuse(params: Sequence[nn.Parameter]) -> bool:
+    """Whether torch's fused Adam takes these parameters: floating point, on one CPU or
+    CUDA device, all of one dtype (its kernels group by device and dtype)."""
+    params = list(params)
+    return bool(params) and all(p.is_floating_point() for p in params) and \
+        len({(p.device, p.dtype) for p in params}) == 1 and \
+        params[0].device.type in ("cpu", "cuda")
+
+
+def make_optimizer(spec: OptimizerSpec, params: Sequence[nn.Parameter],
+                   lr: float | None = None) -> torch.optim.Optimizer:
+    """An optimiser from a Keras name (``"adam"``, ``"nadam"``, ``"sgd"``, ``"rmsprop"``),
+    a factory ``params -> optimizer``, or an optimiser instance (used as is)."""
+    if isinstance(spec, torch.optim.Optimizer):
+        if lr is not None:
+            for group in spec.param_groups:
+                group["lr"] = lr
+        return spec
+    if isinstance(spec, str):
+        if spec.lower() not in _OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {spec!r}; use one of {sorted(_OPTIMIZERS)}, "
+                              "a torch optimizer, or a factory params -> optimizer")
+        cls, defaults = _OPTIMIZERS[spec.lower()]
+        params = list(params)  # a generator would be spent by the check below
+        kwargs = dict(defaults)
+        if lr is not None:
+            kwargs["lr"] = lr
+        if cls is torch.optim.Adam and _can_fuse(params):
+            # one kernel for every parameter instead of ~8 small ops each, without torch's
+            # per-step regrouping: a tenth of a small model's step time on CPU; same update
+            return LeanAdam(params, **kwargs)
+        return cls(params, **kwargs)
+    if callable(spec):
+        opt = spec(params)
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise ConfigError("an optimizer factory must return a torch.optim.Optimizer")
+        return make_optimizer(opt, params, lr)
+    raise ConfigError(f"optimizer must be a name, a torch optimizer or a factory, got {spec!r}")
+
 
 
 class LeanAdam(torch.optim.Adam):

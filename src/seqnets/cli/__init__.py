@@ -1,0 +1,49 @@
+"""The ``seqnets`` command: a thin layer over the Python API, one module per command group.
+
+    seqnets demo                       # the chapter's models, briefly   (cli/chapter.py)
+    seqnets reproduce | bench | zoo | native
+    seqnets train --data sales.csv --id store --window 32 --horizon 8 --out fc/
+    seqnets forecast fc/ --out forecast.csv   (and backtest, impute: cli/forecast.py)
+
+Errors seqnets raises on purpose (and unwritable paths) print ``seqnets: error: <message>``
+and exit with 2, without a traceback. A failing run writes nothing: inputs and output paths
+are checked first, and files are written atomically once the work is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import SeqnetsError, as_flags
+from . import chapter, forecast
+
+__all__ = ["as_flags", "build_parser", "main"]
+
+GROUPS = (chapter, forecast)  # each adds its subcommands with add_commands(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqnets", description="Sequence models with RNNs and CNNs on PyTorch.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SeqnetsError, OSError) as err:  # OSError: a path that cannot be written
+        print(f"seqnets: error: {as_flags(str(err))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seqnets: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

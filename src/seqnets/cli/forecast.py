@@ -1,0 +1,269 @@
+"""``seqnets train | forecast | backtest | impute``: forecasting tables from the command line.
+
+    seqnets train --data sales.csv --id store --window 32 --horizon 8 --out fc/
+    seqnets forecast fc/ --out forecast.csv --plot forecast.png
+    seqnets backtest --data sales.csv --id store --folds 5 --out backtest.csv
+    seqnets impute --data sales.csv --id store --out filled.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+from .common import check_out, names
+
+
+def _levels(text: str) -> tuple[float, ...]:
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"intervals must be levels such as 0.8,0.95 (or "
+                                         f"'none'), got {text!r}") from None
+
+
+def _frequency(text: str) -> str | int:
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
+def _repairs(args: argparse.Namespace) -> dict:
+    """The read options a --data file asked for: wide layout, sorting, resampling."""
+    out = {}
+    if getattr(args, "wide", False):
+        out["wide"] = True
+    if args.sort:
+        out["sort"] = True
+    if args.resample is not None:
+        out["resample"], out["agg"] = args.resample, args.agg
+    return out
+
+
+def _source(args: argparse.Namespace, fill: bool = True) -> tuple:
+    """(data, read options): the --data file with its flags, or a shipped dataset."""
+    from ..data import dataset_info, datasets
+
+    covariates = names(getattr(args, "covariates", None))
+    if args.data is not None:
+        options = {"time": args.time, "target": args.target, "id": args.id}
+        if covariates:
+            options["covariates"] = covariates
+        if fill:
+            options["fill"] = args.fill
+        options |= _repairs(args)
+        if options.get("wide"):
+            options["target"] = None if args.target == "y" else names(args.target)
+        return args.data, options
+    name = args.dataset or datasets.default_dataset()
+    if args.id or covariates or (args.time, args.target) != ("ds", "y") or _repairs(args):
+        raise ConfigError("--time, --target, --id, --covariates, --wide, --sort and "
+                          "--resample describe a --data file; the shipped dataset "
+                          f"{name!r} has columns ds and y on a regular grid")
+    frame, options = datasets.shipped(name, fill=args.fill if fill else None)
+    if not fill:
+        del options["fill"]
+    used = f"; fill={options['fill']}" if fill else ""
+    print(f"Data: shipped dataset {name!r} ({dataset_info(name)['description']}){used}",
+          flush=True)
+    return frame, options
+
+
+def _forecaster(args: argparse.Namespace):
+    from ..forecast import Forecaster
+
+    return Forecaster(args.model, window=args.window, horizon=args.horizon, epochs=args.epochs,
+                      difference=args.difference, dropout=args.dropout,
+                      mc_samples=args.mc_samples, seed=args.seed, quiet=args.quiet,
+                      model_options={"units": args.units} if args.units else None)
+
+
+def train(args: argparse.Namespace) -> int:
+    check_out(args.out, folder=True)
+    data, options = _source(args)
+    fc = _forecaster(args).fit(data, **options)
+    folder = fc.save(args.out)
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in fc.validation_.items())
+    print(f"Trained {args.model} (window {args.window}, horizon {args.horizon}, "
+          f"{args.epochs} epochs) on {fc.series_.describe()}")
+    print(f"Held-out scores: {scores}")
+    print(f"Saved: {folder}/")
+    return 0
+
+
+def _new_history(fc, args: argparse.Namespace):
+    """The --data table as newer history of the model's series (Forecaster.history)."""
+    options = {"fill": args.fill, **_repairs(args)}
+    if args.time:
+        options["time"] = args.time
+    if args.target:
+        options["target"] = names(args.target)
+    if args.id:
+        options["id"] = args.id
+    return fc.history(args.data, **options)
+
+
+def _plotting_available(path: str | None) -> None:
+    if path:
+        from ..plotting import check_available
+        check_available()
+
+
+def forecast(args: argparse.Namespace) -> int:
+    from ..forecast import Forecaster
+    from ..io import atomic_write_text
+
+    check_out(args.out)
+    check_out(args.plot)
+    _plotting_available(args.plot)
+    fc = Forecaster.load(args.model_dir)
+    history = fc.series_ if args.data is None else _new_history(fc, args)
+    frame = fc.predict(intervals=args.intervals, data=history)
+    atomic_write_text(args.out, frame.to_csv(index=False))
+    print(frame.to_string(index=False, max_rows=40, float_format=lambda v: f"{v:.4g}"))
+    print(f"\nForecast of {len(history)} series, {fc.horizon} steps ahead: {args.out}")
+    if args.plot:
+        from ..plotting import forecast_plot
+        forecast_plot(history, frame, args.plot, last=max(fc.window, 4 * fc.horizon))
+        print(f"Plot: {args.plot}")
+    return 0
+
+
+def backtest(args: argparse.Namespace) -> int:
+    from ..forecast.backtesting import per_fold, summary
+    from ..io import atomic_write_text
+
+    check_out(args.out)
+    check_out(args.plot)
+    _plotting_available(args.plot)
+    data, options = _source(args)
+    fc = _forecaster(args).fit(data, **options)
+    steps = fc.backtest(folds=args.folds, step=args.step, season=args.season, per_step=True)
+    frame = per_fold(steps)
+    fmt = {"float_format": lambda v: f"{v:.4g}", "na_rep": "-"}
+    print(frame.to_string(index=False, **fmt))
+    print(f"\nMean over {args.folds} folds:")
+    print(summary(frame).to_string(**fmt))
+    if args.out:
+        atomic_write_text(args.out, frame.to_csv(index=False))
+        print(f"\nTable: {args.out}")
+    if args.plot:
+        from ..plotting import backtest_errors
+        backtest_errors(steps, args.plot, title=f"Backtest of {args.model}")
+        print(f"Plot: {args.plot}")
+    return 0
+
+
+def impute(args: argparse.Namespace) -> int:
+    from ..forecast import Imputer
+    from ..io import atomic_write_text
+
+    check_out(args.out)
+    data, options = _source(args, fill=False)
+    imp = Imputer(args.model, window=args.window, units=args.units, layers=args.layers,
+                  epochs=args.epochs, seed=args.seed, quiet=args.quiet).fit(data, **options)
+    frame = imp.fill()
+    atomic_write_text(args.out, frame.to_csv(index=False))
+    gaps = imp.gaps_
+    what = (f"{int(gaps.sum())} missing values in {len(gaps)} gaps (longest {gaps.max()} "
+            "steps)") if len(gaps) else "no missing values (written unchanged)"
+    print(f"Filled {what} over {len(imp.ids_)} series with {args.model}: {args.out}")
+    return 0
+
+
+def _add_data(p: argparse.ArgumentParser, covariates: bool = True, fill: bool = True,
+              source: bool = True, default: str | None = "ds", wide: bool = True) -> None:
+    from ..data import dataset_names
+    from ..data.tables import AGGS
+
+    if source:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--data", metavar="FILE", help="a CSV or Parquet table, one row "
+                           "per time step (and per series, with --id)")
+        names = dataset_names()
+        group.add_argument("--dataset", metavar="NAME", help=f"a shipped dataset "
+                           f"({', '.join(names)}); used without --data (default {names[0]})")
+    said = "as at training" if default is None else "ds"
+    p.add_argument("--time", default=default, help=f"the time column (default: {said})")
+    p.add_argument("--target", default="y" if default else None,
+                   help=f"the target column (default: {'y' if default else said})")
+    p.add_argument("--id", default=None, help="the column that tells several series apart")
+    if covariates:
+        p.add_argument("--covariates", default=None, metavar="A,B",
+                       help="comma-separated extra input columns")
+    if fill:
+        p.add_argument("--fill", choices=("interpolate", "ffill"), default=None,
+                       help="fill missing values (default: refuse them)")
+    if wide:
+        p.add_argument("--wide", action="store_true",
+                       help="one column per series (default: one row per series and time)")
+    p.add_argument("--sort", action="store_true",
+                   help="sort each series by time (default: refuse unsorted timestamps)")
+    p.add_argument("--resample", metavar="FREQ", type=_frequency, default=None,
+                   help="aggregate onto this frequency (D, W, MS, h, ...; an integer for "
+                   "integer steps): irregular or duplicate timestamps, empty steps missing")
+    p.add_argument("--agg", choices=AGGS, default="mean",
+                   help="how --resample aggregates a step (default mean)")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="gru", help="a zoo model with a sequence output "
+                   "(gru, lstm, seq2seq_rnn, conv_gru, wavenet, ...; default gru)")
+    p.add_argument("--window", type=int, default=32, help="input steps (default 32)")
+    p.add_argument("--horizon", type=int, default=8, help="steps ahead (default 8)")
+    p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    p.add_argument("--difference", type=int, default=None, metavar="LAG",
+                   help="difference at this lag first (1: trend, 12 or 52: season)")
+    p.add_argument("--units", type=int, default=None, help="units per recurrent layer")
+    p.add_argument("--dropout", type=float, default=0.1,
+                   help="MC-dropout rate for the intervals (default 0.1; 0: none)")
+    p.add_argument("--mc-samples", type=int, default=100, help="MC passes (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
+
+
+def add_commands(sub) -> None:
+    """The forecasting group's subcommands, each with ``func`` set to its function above."""
+    t = sub.add_parser("train", help="fit a Forecaster on a table and save it to a folder")
+    _add_data(t)
+    _add_model(t)
+    t.add_argument("--out", required=True, metavar="DIR", help="the folder to save to")
+    t.set_defaults(func=train)
+
+    f = sub.add_parser("forecast", help="forecast with a saved Forecaster: CSV, and a plot",
+                       description="Forecast the steps after the history saved with the "
+                       "model or, with --data, after the end of that table (the same series, "
+                       "columns and frequency; the model and its scaling are not refitted).")
+    f.add_argument("model_dir", metavar="DIR", help="a folder written by seqnets train")
+    f.add_argument("--data", metavar="FILE", help="newer history of the same series")
+    _add_data(f, covariates=False, source=False, default=None)
+    f.add_argument("--out", required=True, metavar="FILE", help="the forecast CSV")
+    f.add_argument("--plot", metavar="FILE", help="a PNG of history, forecast and intervals")
+    f.add_argument("--intervals", type=_levels, default=(0.8, 0.95),
+                   help="interval levels (default 0.8,0.95; 'none' for none)")
+    f.set_defaults(func=forecast)
+
+    b = sub.add_parser("backtest", help="rolling-origin backtest against baselines")
+    _add_data(b)
+    _add_model(b)
+    b.add_argument("--folds", type=int, default=5, help="folds (default 5)")
+    b.add_argument("--step", type=int, default=None,
+                   help="origins per fold (default: the horizon)")
+    b.add_argument("--season", type=int, default=None,
+                   help="season of the seasonal naive baseline (default: by frequency)")
+    b.add_argument("--out", metavar="FILE", help="the table as CSV")
+    b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold and per "
+                   "horizon step, and of the intervals' coverage per step")
+    b.set_defaults(func=backtest)
+
+    i = sub.add_parser("impute", help="fill missing values with a bidirectional model")
+    _add_data(i, covariates=False, fill=False, wide=False)
+    i.add_argument("--model", default="bigru", choices=("bigru", "bilstm"))
+    i.add_argument("--window", type=int, default=64, help="steps per window (default 64)")
+    i.add_argument("--units", type=int, default=32, help="units per direction (default 32)")
+    i.add_argument("--layers", type=int, default=1, help="bidirectional layers (default 1)")
+    i.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
+    i.add_argument("--out", required=True, metavar="FILE", help="the filled table (CSV)")
+    i.set_defaults(func=impute)

@@ -1,0 +1,13 @@
+"""Training: the loop (:func:`fit`, :func:`evaluate`, :func:`predict`), its settings
+(:class:`FitConfig`), callbacks, optimisers, losses and metrics."""
+
+from . import callbacks
+from .callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TensorBoard
+from .config import FitConfig
+from .loop import evaluate, fit, fit_config, predict
+from .optim import LeanAdam, make_optimizer
+from .state import Callback, History, Trainer
+
+__all__ = ["Callback", "EarlyStopping", "FitConfig", "History", "LeanAdam", "ModelCheckpoint",
+           "ReduceLROnPlateau", "TensorBoard", "Trainer", "callbacks", "evaluate", "fit",
+           "fit_config", "make_optimizer", "predict"]

@@ -1,0 +1,110 @@
+"""Arrays in, batches out: the checks a training or inference input passes, and the batch
+sources of the loop (shuffled rows gathered a chunk at a time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import DataError, ShapeError
+
+
+def as_tensor(array: Any, name: str, integer_ok: bool = True) -> torch.Tensor:
+    """A NumPy array or tensor as a tensor: floats as float32, integers kept (class labels)."""
+    if isinstance(array, torch.Tensor):
+        t = array
+    else:
+        try:
+            arr = np.asarray(array)
+        except Exception as err:  # noqa: BLE001 - report what the user passed
+            raise DataError(f"{name} cannot be read as an array: {err}") from None
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                       or arr.dtype == bool):
+            raise DataError(f"{name} must be numeric, got dtype {arr.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.is_floating_point() and t.dtype != torch.float32:
+        t = t.float()
+    elif not t.is_floating_point():
+        if not integer_ok:
+            t = t.float()
+        elif t.dtype == torch.bool:
+            t = t.float()
+        else:
+            t = t.long()
+    if t.dim() == 0:
+        raise ShapeError(f"{name} must have a batch axis, got a scalar")
+    if t.is_floating_point():
+        _check_finite(t, name)
+    return t
+
+
+def _check_finite(t: torch.Tensor, name: str, chunk: int = 4096) -> None:
+    """Refuse NaN and infinities, in chunks of samples: a strided view of windows is
+    checked without materialising it."""
+    for start in range(0, len(t), chunk):
+        part = t[start:start + chunk]
+        bad = ~torch.isfinite(part)
+        if bool(bad.any()):
+            first = bad.nonzero()[0]
+            first[0] += start
+            count = int(bad.sum()) + sum(int((~torch.isfinite(t[s:s + chunk])).sum())
+                                         for s in range(start + chunk, len(t), chunk))
+            raise DataError(f"{name} holds {count} NaN or infinite value(s), the first at "
+                            f"index {first.tolist()}; fill or drop them before training")
+
+
+def as_pair(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate ``(X, Y)`` and return it as tensors."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise DataError(f"{name} must be a pair (X, Y) of arrays, got {type(data).__name__}")
+    x = as_tensor(data[0], f"{name} X", integer_ok=False)
+    y = as_tensor(data[1], f"{name} Y")
+    if len(x) != len(y):
+        raise ShapeError(f"{name}: X has {len(x)} samples but Y has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{name} is empty")
+    return x, y
+
+
+def batch_slices(n: int, batch_size: int, order: torch.Tensor | None) -> Iterator[Any]:
+    """Row selectors of the batches of ``n`` rows: slices, or index tensors from ``order``."""
+    for start in range(0, n, batch_size):
+        if order is None:
+            yield slice(start, min(start + batch_size, n))
+        else:
+            yield order[start:start + batch_size]
+
+
+GATHER_BYTES = 8 << 20  # shuffled rows gathered per indexing call, at most about this much
+
+
+def batch_pairs(x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                order: torch.Tensor | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(x, y)`` batches in ``order`` (None: as stored).
+
+    Shuffled rows are gathered a chunk of batches at a time: one indexing call per chunk
+    instead of two per step (each costs as much as a small layer), the same batches in the
+    same order, and memory bounded by the chunk (a dataset of window views is never copied
+    whole)."""
+    n = len(x)
+    if order is None or n == 0:
+        for rows in batch_slices(n, batch_size, None):
+            yield x[rows], y[rows]
+        return
+    row_bytes = x[0].numel() * x.element_size() + y[0].numel() * y.element_size()
+    per_chunk = max(1, GATHER_BYTES // max(1, row_bytes * batch_size)) * batch_size
+    for begin in range(0, n, per_chunk):
+        idx = order[begin:begin + per_chunk]
+        xc, yc = x[idx], y[idx]
+        for rows in batch_slices(len(idx), batch_size, None):
+            yield xc[rows], yc[rows]
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
