@@ -121,7 +121,7 @@ def _by_series(data: Any, ids: list, time: str, value: str, id: str) -> dict:
     """``{series id: (times, values)}`` from a SeriesSet (first target), a DataFrame with
     columns ``id`` (optional), ``time`` and ``value``, or a pair ``(times, values)`` of the
     only series in ``ids``."""
-    from .data.tables import SeriesSet
+    from .data.series import SeriesSet
 
     if isinstance(data, SeriesSet):
         return {sid: (np.asarray(idx), np.asarray(v[:, 0], dtype=np.float64))

@@ -3,8 +3,9 @@ transforms with exact inverses, and shipped real datasets. pandas is needed only
 functions (``pip install "seqnets[tables]"``)."""
 
 from .datasets import dataset_info, dataset_names, load_dataset
+from .series import SeriesSet
 from .synthetic import Splits, chapter_splits, generate_time_series, seq2seq_targets
-from .tables import SeriesSet, read_series
+from .tables import read_series
 from .transforms import Difference, PerSeries, Pipeline, Scaler, Transform, transform_from_dict
 from .windows import window_pairs, windows
 

@@ -13,20 +13,18 @@ season earlier) and ``linear`` (least squares from the model's transformed windo
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..data.tables import SeriesSet, _pandas
+from ..checks import flag, positive_int
+from ..data.series import SeriesSet, require_pandas
 from ..data.windows import windows
-from ..errors import ConfigError, DataError
-from ..models.baselines import LeastSquaresLinear, naive, seasonal_naive
+from ..errors import ConfigError, DataError, NotFittedError
+from ..models.baselines import naive, seasonal_naive
 from . import intervals as iv
 from . import metrics
-
-if TYPE_CHECKING:
-    from .forecaster import Forecaster
 
 __all__ = ["backtest", "default_season", "per_fold", "summary"]
 
@@ -44,13 +42,7 @@ def default_season(freq) -> int:
     return _SEASONS.get(base, 1)
 
 
-def _positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def backtest(fc: Forecaster, folds: int = 5, step: int | None = None, season: int | None = None,
+def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | None = None,
              intervals=(0.8, 0.95), per_step: bool = False):
     """One row per fold and method: ``fold``, ``method``, ``origins`` (forecasts scored),
     ``mae``, ``rmse``, ``smape``, ``mase`` (scaled by the seasonal naive error on each series'
@@ -58,21 +50,22 @@ def backtest(fc: Forecaster, folds: int = 5, step: int | None = None, season: in
     ``raw_coverage_<level>`` (raw MC dropout); NaN for the baselines. ``per_step=True``: one
     row per fold, method and horizon step (column ``step``, 1 = one step ahead) instead;
     :func:`per_fold` turns that frame into the default one."""
-    fc._fitted()
+    if not hasattr(fc, "model_"):
+        raise NotFittedError("this Forecaster is not fitted yet: call .fit(data) first")
     if getattr(fc, "tail_only_", False):
         raise ConfigError("a loaded Forecaster keeps only the end of each series; fit it on "
                           "the data to backtest")
-    folds = _positive(folds, "folds")
-    step = fc.horizon if step is None else _positive(step, "step")
-    season = default_season(fc.series_.freq) if season is None else _positive(season, "season")
+    folds = positive_int(folds, "folds")
+    step = fc.horizon if step is None else positive_int(step, "step")
+    season = default_season(fc.series_.freq) if season is None else positive_int(season,
+                                                                                 "season")
     levels = iv.check_levels(intervals)
-    if not isinstance(per_step, bool):
-        raise ConfigError(f"per_step must be True or False, got {per_step!r}")
+    flag(per_step, "per_step")
     ss, rows = fc.series_, []
     for k in range(folds):
         cuts = [n - fc.horizon - (folds - k) * step + 1 for n in ss.lengths]
         rows += _fold(fc, ss, k, cuts, step, season, levels)
-    frame = _pandas().DataFrame(rows)
+    frame = require_pandas().DataFrame(rows)
     return frame if per_step else per_fold(frame)
 
 
@@ -97,35 +90,35 @@ def summary(frame):
     return mean.reindex([m for m in METHODS if m in mean.index])
 
 
-def _fold(fc: Forecaster, ss: SeriesSet, k: int, cuts: list[int], step: int, season: int,
+def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: int,
           levels: tuple) -> list[dict]:
+    """Refit a copy of ``fc`` on every series before its cut, forecast the ``step`` origins
+    after it (through the public :meth:`~seqnets.Forecaster.forecast_origins`), and score the
+    model and the baselines per horizon step."""
     lookback = max(fc.window, season)
-    need = max(fc._min_length(), lookback + 1)
+    need = max(fc.min_length(), lookback + 1)
     if min(cuts) < need:
         raise DataError(f"fold {k}: a series is cut at step {min(cuts)}, too early to train "
                         f"(needs {need}). Fix: fewer folds, a smaller step, or a shorter window")
     part = SeriesSet(ss.ids, [i[:c] for i, c in zip(ss.index, cuts, strict=True)],
                      [v[:c] for v, c in zip(ss.values, cuts, strict=True)], ss.targets,
                      ss.covariates, ss.freq, ss.time_name, ss.id_name)
-    fold = type(fc)(**fc.get_params())._fit_series(part)
+    fold = type(fc)(**fc.get_params()).fit(part)
     origins = [np.arange(c, c + step) for c in cuts]
-    actual = fold._actual(ss, origins)
+    result = fold.forecast_origins(ss, origins, levels, seed=fc.seed)
+    actual = result.actual
     raw = [torch.from_numpy(np.array(v[:, :1])) for v in ss.values]
     back = np.concatenate([windows(r, lookback)[torch.as_tensor(o - lookback)].numpy()
                            for r, o in zip(raw, origins, strict=True)])     # (N, lookback, 1)
     scale = np.repeat([metrics.seasonal_scale(v[:c, 0], season)
                        for v, c in zip(ss.values, cuts, strict=True)], step)[:, None]
-    paths = fold._sample(ss, origins, fc.seed)                            # (S, N, H)
-    forecasts = {"model": paths.mean(axis=0), "naive": naive(back, fc.horizon),
+    forecasts = {"model": result.mean, "naive": naive(back, fc.horizon),
                  "seasonal_naive": seasonal_naive(back, season, fc.horizon),
-                 "linear": _linear(fold, ss, origins)}
+                 "linear": result.linear}
     rows = []
     for method in METHODS:
         pred = forecasts[method]
-        bands = {}
-        if method == "model" and fold.dropout_:
-            bands = {(p, calibrated): fold._bands(paths, (p,), calibrated)
-                     for p in levels for calibrated in (True, False)}
+        bands = result.bands if method == "model" else {}
         for h in range(fc.horizon):
             at = slice(h, h + 1)
             row = {"fold": k, "method": method, "step": h + 1, "origins": len(actual),
@@ -142,14 +135,3 @@ def _fold(fc: Forecaster, ss: SeriesSet, k: int, cuts: list[int], step: int, sea
                                          band[f"upper_{name}"][:, at])
             rows.append(row)
     return rows
-
-
-def _linear(fc: Forecaster, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
-    """The linear baseline on the fold's transformed training windows, ``[N, horizon]``."""
-    zs = fc._transformed(fc.series_)
-    pairs = [fc._pairs(z[:c - fc._n_history], seq=False, k=fc.horizon)
-             for z, c in zip(zs, fc.cuts_, strict=True)]
-    lin = LeastSquaresLinear(alpha=1e-6).fit(torch.cat([p[0] for p in pairs]).numpy(),
-                                             torch.cat([p[1] for p in pairs]).numpy())
-    x = fc._inputs(fc._transformed(ss), origins).numpy()
-    return fc._invert(ss, origins, lin.predict(x).astype(np.float64)[None])[0]

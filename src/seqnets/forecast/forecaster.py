@@ -24,7 +24,7 @@ variants keep their own recurrent dropout instead; your own modules bring their 
 from __future__ import annotations
 
 import copy
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,32 +33,39 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.tables import SeriesSet, _pandas, read_series
-from ..data.transforms import Difference, PerSeries, Pipeline, Scaler, transform_from_dict
+from ..data.series import SeriesSet, require_pandas
+from ..data.tables import read_series
+from ..data.transforms import Difference, PerSeries, Pipeline, Scaler
 from ..data.windows import windows
-from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
-from ..io import atomic_write_text
-from ..io import load as load_model
-from ..io import save as save_model
-from ..layers.conv import Conv1D
+from ..errors import ConfigError, DataError, NotFittedError
 from ..layers.ops.dispatch import default_threads, thread_count
 from ..models import Sequential, zoo
+from ..models.baselines import LeastSquaresLinear
 from ..training import fit as train
-from . import backtesting, metrics
+from . import backtesting, files, metrics, validation
 from . import intervals as iv
 
 __all__ = ["Forecaster"]
 
-STRATEGIES = ("seq2seq", "direct", "recursive")
-FILE = "forecaster.json"
-FORMAT = "seqnets-forecaster"
+STRATEGIES = validation.STRATEGIES
 _BATCH = 8192  # origins per model call at inference (all of them, for any usual data set)
 
 
-def _positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+@dataclass(frozen=True)
+class OriginForecasts:
+    """Forecasts from chosen origins (:meth:`Forecaster.forecast_origins`), ``N`` origins in
+    all: ``actual`` ``[N, horizon]``; ``paths`` ``[samples, N, horizon]`` (one path without
+    dropout); ``bands`` ``{(level, calibrated): {"lower_80": [N, horizon], ...}}``; ``linear``
+    ``[N, horizon]``, the least-squares baseline."""
+
+    actual: np.ndarray
+    paths: np.ndarray
+    bands: dict
+    linear: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.paths.mean(axis=0)
 
 
 class Forecaster:
@@ -109,41 +116,11 @@ class Forecaster:
     # -- checks ---------------------------------------------------------------------------
 
     def _check(self) -> None:
-        _positive(self.window, "window")
-        _positive(self.horizon, "horizon")
-        _positive(self.batch_size, "batch_size")
-        _positive(self.mc_samples, "mc_samples")
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"unknown strategy {self.strategy!r}; use one of {STRATEGIES}")
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
-            raise ConfigError(f"epochs must be a non-negative integer, got {self.epochs!r}")
-        if self.lr is not None and not (isinstance(self.lr, int | float) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive number or None, got {self.lr!r}")
-        if not isinstance(self.scale, bool):
-            raise ConfigError(f"scale must be True or False, got {self.scale!r}")
-        if self.difference is not None:
-            _positive(self.difference, "difference (a lag; None for no differencing)")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) \
-                or not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        h = self.holdout
-        if isinstance(h, float):
-            if not 0 < h < 1:
-                raise ConfigError(f"holdout as a fraction must be in (0, 1), got {h!r}")
-        else:
-            _positive(h, "holdout (a fraction of each series, or a number of origins)")
-        if isinstance(self.model, str):
-            entry = zoo.info(self.model)
-            if entry.task != "seq2seq" and self.model != "encoder_decoder":
-                ok = [n for n in zoo.names() if zoo.info(n).task == "seq2seq"]
-                raise ConfigError(f"model {self.model!r} has a fixed output size; use one of "
-                                  f"{ok + ['encoder_decoder']}, or pass your own module")
-        elif not (isinstance(self.model, nn.Module) or callable(self.model)):
-            raise ConfigError(f"model must be a zoo name, a module or a factory "
-                              f"(input_size, outputs) -> module, got {self.model!r}")
+        validation.check_settings(self)
 
     @property
-    def _outputs(self) -> int:
+    def outputs_per_step(self) -> int:
+        """Values the model emits per step: 1 for ``recursive``, else ``horizon``."""
         return 1 if self.strategy == "recursive" else self.horizon
 
     def _template(self):
@@ -152,7 +129,8 @@ class Forecaster:
         return PerSeries(Pipeline(steps)) if steps else None
 
     @property
-    def _n_history(self) -> int:
+    def differencing_lag(self) -> int:
+        """The differencing lag (0 without differencing): steps read before the window."""
         return int(self.difference or 0)
 
     def _n_cal(self, length: int) -> int:
@@ -160,9 +138,11 @@ class Forecaster:
             return max(1, int(self.holdout * length) - self.horizon + 1)
         return int(self.holdout)
 
-    def _min_length(self) -> int:
+    def min_length(self) -> int:
+        """The fewest steps a series needs to be fitted with these settings."""
         n_cal = 1 if isinstance(self.holdout, float) else int(self.holdout)
-        return self._n_history + self.window + self._outputs + self.horizon + n_cal - 1
+        return (self.differencing_lag + self.window + self.outputs_per_step + self.horizon
+                + n_cal - 1)
 
     def _fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -181,30 +161,14 @@ class Forecaster:
         else:
             ss = read_series(data, time=time, target=target, id=id, covariates=covariates,
                              fill=fill, **read_options)
-        self._check_lengths(ss, data)
+        validation.check_lengths(self, ss, data)
         if self.strategy == "recursive" and ss.values[0].shape[1] > 1:
             raise ConfigError("strategy='recursive' feeds forecasts back as inputs, so it "
                               "takes one target and no covariates; use 'seq2seq' or 'direct'")
         return self._fit_series(ss)
 
-    def _check_lengths(self, ss: SeriesSet, data: Any) -> None:
-        need = self._min_length()
-        short = [f"{'the series' if len(ss) == 1 else repr(sid)} ({n} steps)"
-                 for sid, n in zip(ss.ids, ss.lengths, strict=True) if n < need]
-        if short:
-            parts = ([f"differencing lag {self._n_history}"] if self._n_history else []) + \
-                [f"window {self.window}", f"{self._outputs} target step(s)",
-                 f"{need - self._n_history - self.window - self._outputs} for the held-out "
-                 f"origins of horizon {self.horizon}"]
-            where = (f" in '{ss.source}'" if ss.source else
-                     " in the array" if isinstance(data, np.ndarray) else
-                     "" if isinstance(data, SeriesSet) else " in the DataFrame")
-            raise DataError(f"series shorter than {need} steps ({' + '.join(parts)}){where}: "
-                            f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}. Fix: "
-                            "give more history, or use a shorter window, horizon or holdout")
-
     def _fit_series(self, ss: SeriesSet) -> Forecaster:
-        need = self._n_history + self.window + self._outputs
+        need = self.differencing_lag + self.window + self.outputs_per_step
         cuts = []
         for sid, length in zip(ss.ids, ss.lengths, strict=True):
             cut = length - self.horizon - self._n_cal(length) + 1
@@ -233,7 +197,7 @@ class Forecaster:
         return self
 
     def _build(self, n_features: int) -> nn.Module:
-        k, w = self._outputs, self.window
+        k, w = self.outputs_per_step, self.window
         if isinstance(self.model, str):
             opts = dict(self.model_options or {})
             base = zoo.build(self.model, input_size=n_features, window=w, seed=self.seed,
@@ -244,51 +208,21 @@ class Forecaster:
             model = copy.deepcopy(self.model)
         else:
             model = self.model(n_features, k)
-        self._layout(model, n_features)
+        self.seq_out_, self.align_ = validation.output_layout(self, model, n_features)
         self.dropout_ = float(self.dropout) if iv.has_dropout(model) else 0.0
         return model
-
-    def _layout(self, model: nn.Module, n_features: int) -> None:
-        """Output rank and, for sequence outputs, which input step each output step ends at
-        (``first + j * stride``: a strided 'valid' convolution first skips and thins)."""
-        if hasattr(model, "compute_output_shape"):
-            shape = tuple(model.compute_output_shape((self.window, n_features)))
-        else:
-            with torch.no_grad():
-                shape = tuple(model(torch.zeros(1, self.window, n_features)).shape[1:])
-        self.seq_out_ = len(shape) == 2
-        first, stride = 0, 1
-        layers = list(model.layers) if isinstance(model, Sequential) else []
-        if layers and isinstance(layers[0], Conv1D) and layers[0].padding == "valid":
-            c = layers[0]
-            first, stride = (c.kernel_size - 1) * c.dilation_rate, c.strides
-        if shape[-1] != self._outputs:
-            raise ConfigError(f"the model outputs {shape[-1]} values per step, the strategy "
-                              f"needs {self._outputs}")
-        if self.seq_out_:
-            steps = len(range(first, self.window, stride))
-            if shape[0] != steps or (self.window - 1 - first) % stride:
-                raise ConfigError(f"the model's output steps do not end at the window's last "
-                                  f"step (window {self.window}, {shape[0]} output steps): for "
-                                  f"a strided first convolution pick a window with "
-                                  f"(window - {first + 1}) % {stride} == 0")
-        elif self.strategy == "seq2seq":
-            raise ConfigError("strategy='seq2seq' needs a model with a sequence output "
-                              f"[batch, time, k]; {self.model!r} outputs [batch, k]: use "
-                              "strategy='direct'")
-        self.align_ = (first, stride)
 
     def training_data(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's training pairs ``(X [n, window, F], Y)``, transformed: windows of the
         training part of every series (none reaches into the held-out period)."""
         self._fitted()
         zs = self._transformed(self.series_)
-        parts = [self._pairs(z[:c - self._n_history]) for z, c in zip(zs, self.cuts_,
+        parts = [self._pairs(z[:c - self.differencing_lag]) for z, c in zip(zs, self.cuts_,
                                                                        strict=True)]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def _pairs(self, z: np.ndarray, seq: bool | None = None, k: int | None = None):
-        k = self._outputs if k is None else k
+        k = self.outputs_per_step if k is None else k
         seg = windows(torch.from_numpy(z), self.window + k)       # (n, W + k, F), a view
         x = seg[:, :self.window]
         if self.seq_out_ if seq is None else seq:
@@ -307,7 +241,7 @@ class Forecaster:
 
     def _inputs(self, zs: list[np.ndarray], origins: list[np.ndarray]) -> torch.Tensor:
         """Windows ending just before each origin (the raw index of the first step ahead)."""
-        nh, w = self._n_history, self.window
+        nh, w = self.differencing_lag, self.window
         return torch.cat([windows(torch.from_numpy(z), w)[torch.as_tensor(o - nh - w)]
                           for z, o in zip(zs, origins, strict=True)])
 
@@ -339,7 +273,7 @@ class Forecaster:
         the series' units: each sample path is inverted, given the series before its origin."""
         if self.transforms_ is None:
             return z
-        out, start, nh = np.empty_like(z), 0, self._n_history
+        out, start, nh = np.empty_like(z), 0, self.differencing_lag
         for i, (v, o) in enumerate(zip(ss.values, origins, strict=True)):
             block = slice(start, start + len(o))
             part = np.zeros(z[:, block].shape + (v.shape[1],))       # (S, n_i, H, F)
@@ -369,6 +303,36 @@ class Forecaster:
                 iv.bounds(mean, sd, f)
         return cols
 
+    def forecast_origins(self, series: SeriesSet, origins: list[np.ndarray],
+                         intervals=(0.8, 0.95), seed: int | None = None) -> OriginForecasts:
+        """Forecasts of ``series`` (the fitted series, or :meth:`history` of them) from chosen
+        origins: per series, the indices of the first step ahead, each with ``window`` (and
+        the differencing lag) steps before it and ``horizon`` after. Gives the actual values,
+        the MC sample paths, the raw and calibrated bands per level (none without dropout)
+        and the linear baseline fitted on this Forecaster's own training windows: what
+        :meth:`backtest` scores."""
+        self._fitted()
+        levels = iv.check_levels(intervals)
+        if len(origins) != len(series):
+            raise ConfigError(f"origins: one array per series ({len(series)}), got "
+                              f"{len(origins)}")
+        paths = self._sample(series, origins, self.seed if seed is None else seed)
+        bands = {(p, calibrated): self._bands(paths, (p,), calibrated)
+                 for p in levels for calibrated in (True, False)} if self.dropout_ else {}
+        return OriginForecasts(self._actual(series, origins), paths, bands,
+                               self._linear_baseline(series, origins))
+
+    def _linear_baseline(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
+        """Least squares from the transformed training windows to the next ``horizon``
+        values, inverted like the model's forecasts: ``[N, horizon]``."""
+        zs = self._transformed(self.series_)
+        pairs = [self._pairs(z[:c - self.differencing_lag], seq=False, k=self.horizon)
+                 for z, c in zip(zs, self.cuts_, strict=True)]
+        lin = LeastSquaresLinear(alpha=1e-6).fit(torch.cat([p[0] for p in pairs]).numpy(),
+                                                 torch.cat([p[1] for p in pairs]).numpy())
+        x = self._inputs(self._transformed(ss), origins).numpy()
+        return self._invert(ss, origins, lin.predict(x).astype(np.float64)[None])[0]
+
     def history(self, data: Any, **read_options) -> SeriesSet:
         """Newer history of the series the model was trained on (a table, file or
         :class:`SeriesSet`), read like the training data (same columns unless
@@ -376,41 +340,7 @@ class Forecaster:
         ``sort``, ``resample``, ``agg``) and checked to hold the same series, targets,
         covariates and frequency, each at least ``window`` steps long."""
         self._fitted()
-        old = self.series_
-        if isinstance(data, SeriesSet):
-            ss = data
-        else:
-            options = dict(read_options)
-            if options.get("wide"):
-                options.setdefault("target", list(old.ids))
-            else:
-                options.setdefault("target", list(old.targets))
-                options.setdefault("id", None if old.ids == (0,) else old.id_name)
-            options.setdefault("time", old.time_name)
-            options.setdefault("covariates", list(old.covariates) or None)
-            ss = read_series(data, min_length=self._n_history + self.window, **options)
-        where = f"'{ss.source}'" if ss.source else "the new data"
-        if ss.n_targets != old.n_targets or set(ss.ids) != set(old.ids) or \
-                ss.covariates != old.covariates:
-            raise DataError(f"{where} holds series {list(ss.ids)[:10]} with targets "
-                            f"{list(ss.targets)} and covariates {list(ss.covariates)}; the "
-                            f"model was trained on series {list(old.ids)[:10]} with targets "
-                            f"{list(old.targets)} and covariates {list(old.covariates)}. Fix: "
-                            "give the same series (the scaling is fitted per series), or "
-                            "train anew")
-        if str(ss.freq) != str(old.freq):
-            raise DataError(f"{where} steps by {ss.freq!r}, the model was trained on "
-                            f"{old.freq!r} steps. Fix: resample the table, or train anew")
-        short = [sid for sid, n in zip(ss.ids, ss.lengths, strict=True)
-                 if n < self._n_history + self.window]
-        if short:
-            raise DataError(f"{where}: series {short[:5]} are shorter than the "
-                            f"{self._n_history + self.window} steps a forecast reads. Fix: "
-                            "give more history")
-        order = [ss.position(sid) for sid in old.ids]
-        return SeriesSet(old.ids, [ss.index[i] for i in order], [ss.values[i] for i in order],
-                         ss.targets, ss.covariates, ss.freq, ss.time_name, ss.id_name,
-                         ss.source)
+        return validation.check_history(self, data, **read_options)
 
     def predict(self, intervals=(0.8, 0.95), calibrated: bool = True,
                 seed: int | None = None, data: Any = None, **read_options):
@@ -430,7 +360,7 @@ class Forecaster:
         origins = [np.array([n]) for n in ss.lengths]
         paths = self._sample(ss, origins, self.seed if seed is None else seed)
         cols = self._bands(paths, levels, calibrated)
-        pd = _pandas()
+        pd = require_pandas()
         frame = pd.DataFrame({
             "id": np.repeat(np.array(ss.ids, dtype=object), self.horizon),
             "time": np.concatenate([np.asarray(ss.future_index(i, self.horizon))
@@ -452,7 +382,7 @@ class Forecaster:
                                                                         strict=True)]
         cols = self._bands(self._sample(ss, origins, self.seed), iv.check_levels(intervals),
                            calibrated)
-        pd = _pandas()
+        pd = require_pandas()
         h = self.horizon
         ids = np.concatenate([[sid] * len(o) for sid, o in zip(ss.ids, origins, strict=True)])
         starts = np.concatenate([np.asarray(ss.index[i])[o] for i, o in enumerate(origins)])
@@ -471,7 +401,7 @@ class Forecaster:
         self._fitted()
         if self.scores_ is None:
             raise ConfigError("no calibration: the model has no dropout")
-        pd = _pandas()
+        pd = require_pandas()
         rows = []
         for p in iv.check_levels(intervals):
             z, q = iv.normal_factor(p), iv.conformal_factor(self.scores_, p)
@@ -500,62 +430,12 @@ class Forecaster:
         and ``forecaster.json`` (settings, fitted transforms, calibration scores, and the last
         steps of each series that ``predict`` needs). Atomic writes; no pickle."""
         self._fitted()
-        folder = save_model(self.model_, path)
-        ss, keep = self.series_, self._n_history + self.window
-        pd = _pandas()
-        dated = isinstance(ss.index[0], pd.DatetimeIndex)
-        params = self.get_params()
-        params["model"] = self.model if isinstance(self.model, str) else None
-        state = {
-            "format": FORMAT, "format_version": 1, "params": params,
-            "transforms": None if self.transforms_ is None else self.transforms_.to_dict(),
-            "scores": None if self.scores_ is None else self.scores_.tolist(),
-            "dropout": self.dropout_, "seq_out": self.seq_out_, "align": list(self.align_),
-            "cuts": list(self.cuts_), "history": self.history_, "validation": self.validation_,
-            "series": {
-                "ids": [_plain(s) for s in ss.ids], "targets": list(ss.targets),
-                "covariates": list(ss.covariates), "freq": _plain(ss.freq),
-                "time_name": ss.time_name, "id_name": ss.id_name, "dated": dated,
-                "index": [[t.isoformat() for t in i[-keep:]] if dated else
-                          [int(t) for t in i[-keep:]] for i in ss.index],
-                "values": [np.asarray(v[-keep:], dtype=np.float64).tolist()
-                           for v in ss.values]}}
-        atomic_write_text(folder / FILE, json.dumps(state, indent=1, allow_nan=False) + "\n")
-        return folder
+        return files.save(self, path)
 
     @classmethod
     def load(cls, path) -> Forecaster:
         """A Forecaster saved by :meth:`save`, ready to ``predict``."""
-        folder = Path(path)
-        try:
-            state = json.loads((folder / FILE).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFileError(f"{folder / FILE} is missing: {folder} holds no saved "
-                                 "Forecaster") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ModelFileError(f"{folder / FILE} is not valid JSON ({err})") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise ModelFileError(f"{folder / FILE} is not a saved Forecaster")
-        model = load_model(folder)
-        params = dict(state["params"])
-        params["model"] = params["model"] or model
-        fc = cls(**params)
-        fc.model_, fc.dropout_, fc.seq_out_ = model, state["dropout"], state["seq_out"]
-        fc.align_, fc.cuts_ = tuple(state["align"]), tuple(state["cuts"])
-        fc.history_, fc.validation_ = state["history"], state["validation"]
-        fc.transforms_ = None if state["transforms"] is None else \
-            transform_from_dict(state["transforms"])
-        fc.scores_ = None if state["scores"] is None else np.asarray(state["scores"])
-        s = state["series"]
-        pd = _pandas()
-        index = [pd.DatetimeIndex(pd.to_datetime(i), freq=s["freq"], name=s["time_name"])
-                 if s["dated"] else pd.RangeIndex(i[0], i[-1] + s["freq"], s["freq"],
-                                                  name=s["time_name"]) for i in s["index"]]
-        fc.series_ = SeriesSet(tuple(s["ids"]), index, [np.asarray(v) for v in s["values"]],
-                               tuple(s["targets"]), tuple(s["covariates"]), s["freq"],
-                               s["time_name"], s["id_name"])
-        fc.tail_only_ = True
-        return fc
+        return files.load(cls, path)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -574,5 +454,3 @@ def _scores(actual: np.ndarray, pred: np.ndarray, scale=None) -> dict:
     return out
 
 
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value

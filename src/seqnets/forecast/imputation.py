@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.tables import _pandas, read_series_with_gaps
+from ..data.series import require_pandas
+from ..data.tables import read_series_with_gaps
 from ..errors import ConfigError, NotFittedError
 from ..layers import GRU, LSTM, Bidirectional, Dense, TimeDistributed
 from ..models import Sequential
@@ -213,7 +214,7 @@ class Imputer:
         """The fitted table on its grid with every gap filled: columns id (when ``fit`` had
         ``id=``), time, the target, and ``imputed`` (True on filled steps)."""
         self._fitted()
-        pd = _pandas()
+        pd = require_pandas()
         id_name, time_name, target = self.names_
         parts = []
         for sid, idx, v, c, s in zip(self.ids_, self.index_, self.values_, self.center_,

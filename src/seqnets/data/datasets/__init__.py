@@ -57,9 +57,9 @@ def dataset_info(name: str) -> dict:
 def load_dataset(name: str):
     """A shipped series as a DataFrame with columns ``ds`` (datetime64) and ``y`` (float64),
     one row per step on a regular grid; missing values are NaN, as in the file."""
-    from ..tables import _pandas
+    from ..series import require_pandas
 
-    pd = _pandas()
+    pd = require_pandas()
     entry = _entry(name)
     with resources.files(__name__).joinpath(entry["file"]).open("r", encoding="utf-8") as f:
         frame = pd.read_csv(f, parse_dates=["ds"], dtype={"y": "float64"})

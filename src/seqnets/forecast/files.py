@@ -1,0 +1,84 @@
+"""A fitted Forecaster as a folder: the model (``model.safetensors`` + ``config.json``) and
+``forecaster.json`` (settings, fitted transforms, calibration scores, the end of each series).
+JSON and safetensors only, written atomically; nothing is unpickled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..data.series import SeriesSet, require_pandas
+from ..data.transforms import transform_from_dict
+from ..errors import ModelFileError
+from ..io import atomic_write_text
+from ..io import load as load_model
+from ..io import save as save_model
+
+FILE = "forecaster.json"
+FORMAT = "seqnets-forecaster"
+
+
+def save(fc, path) -> Path:
+    """Write a fitted Forecaster to the folder ``path`` (see :meth:`Forecaster.save`)."""
+    folder = save_model(fc.model_, path)
+    ss, keep = fc.series_, int(fc.difference or 0) + fc.window  # what predict reads
+    pd = require_pandas()
+    dated = isinstance(ss.index[0], pd.DatetimeIndex)
+    params = fc.get_params()
+    params["model"] = fc.model if isinstance(fc.model, str) else None
+    state = {
+        "format": FORMAT, "format_version": 1, "params": params,
+        "transforms": None if fc.transforms_ is None else fc.transforms_.to_dict(),
+        "scores": None if fc.scores_ is None else fc.scores_.tolist(),
+        "dropout": fc.dropout_, "seq_out": fc.seq_out_, "align": list(fc.align_),
+        "cuts": list(fc.cuts_), "history": fc.history_, "validation": fc.validation_,
+        "series": {
+            "ids": [_plain(s) for s in ss.ids], "targets": list(ss.targets),
+            "covariates": list(ss.covariates), "freq": _plain(ss.freq),
+            "time_name": ss.time_name, "id_name": ss.id_name, "dated": dated,
+            "index": [[t.isoformat() for t in i[-keep:]] if dated else
+                      [int(t) for t in i[-keep:]] for i in ss.index],
+            "values": [np.asarray(v[-keep:], dtype=np.float64).tolist()
+                       for v in ss.values]}}
+    atomic_write_text(folder / FILE, json.dumps(state, indent=1, allow_nan=False) + "\n")
+    return folder
+
+
+def load(cls, path):
+    """A Forecaster of class ``cls`` from the folder ``path`` (see :meth:`Forecaster.load`)."""
+    folder = Path(path)
+    try:
+        state = json.loads((folder / FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{folder / FILE} is missing: {folder} holds no saved "
+                             "Forecaster") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{folder / FILE} is not valid JSON ({err})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ModelFileError(f"{folder / FILE} is not a saved Forecaster")
+    model = load_model(folder)
+    params = dict(state["params"])
+    params["model"] = params["model"] or model
+    fc = cls(**params)
+    fc.model_, fc.dropout_, fc.seq_out_ = model, state["dropout"], state["seq_out"]
+    fc.align_, fc.cuts_ = tuple(state["align"]), tuple(state["cuts"])
+    fc.history_, fc.validation_ = state["history"], state["validation"]
+    fc.transforms_ = None if state["transforms"] is None else \
+        transform_from_dict(state["transforms"])
+    fc.scores_ = None if state["scores"] is None else np.asarray(state["scores"])
+    s = state["series"]
+    pd = require_pandas()
+    index = [pd.DatetimeIndex(pd.to_datetime(i), freq=s["freq"], name=s["time_name"])
+             if s["dated"] else pd.RangeIndex(i[0], i[-1] + s["freq"], s["freq"],
+                                              name=s["time_name"]) for i in s["index"]]
+    fc.series_ = SeriesSet(tuple(s["ids"]), index, [np.asarray(v) for v in s["values"]],
+                           tuple(s["targets"]), tuple(s["covariates"]), s["freq"],
+                           s["time_name"], s["id_name"])
+    fc.tail_only_ = True
+    return fc
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,141 @@
+"""The checks a Forecaster's settings, data and model pass, and newer history of its series
+(:meth:`Forecaster.history`): each refusal names what is wrong and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..checks import flag, non_negative_int, positive_int
+from ..data.series import SeriesSet
+from ..data.tables import read_series
+from ..errors import ConfigError, DataError
+from ..layers.conv import Conv1D
+from ..models import Sequential, zoo
+
+STRATEGIES = ("seq2seq", "direct", "recursive")
+
+
+def check_settings(fc) -> None:
+    """Refuse a Forecaster's settings before any work: each named, with what it got."""
+    for name in ("window", "horizon", "batch_size", "mc_samples"):
+        positive_int(getattr(fc, name), name)
+    if fc.strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {fc.strategy!r}; use one of {STRATEGIES}")
+    non_negative_int(fc.epochs, "epochs")
+    if fc.lr is not None and not (isinstance(fc.lr, int | float) and fc.lr > 0):
+        raise ConfigError(f"lr must be a positive number or None, got {fc.lr!r}")
+    flag(fc.scale, "scale")
+    if fc.difference is not None:
+        positive_int(fc.difference, "difference (a lag; None for no differencing)")
+    if isinstance(fc.dropout, bool) or not isinstance(fc.dropout, int | float) \
+            or not 0 <= fc.dropout < 1:
+        raise ConfigError(f"dropout must be in [0, 1), got {fc.dropout!r}")
+    h = fc.holdout
+    if isinstance(h, float):
+        if not 0 < h < 1:
+            raise ConfigError(f"holdout as a fraction must be in (0, 1), got {h!r}")
+    else:
+        positive_int(h, "holdout (a fraction of each series, or a number of origins)")
+    if isinstance(fc.model, str):
+        entry = zoo.info(fc.model)
+        if entry.task != "seq2seq" and fc.model != "encoder_decoder":
+            ok = [n for n in zoo.names() if zoo.info(n).task == "seq2seq"]
+            raise ConfigError(f"model {fc.model!r} has a fixed output size; use one of "
+                              f"{ok + ['encoder_decoder']}, or pass your own module")
+    elif not (isinstance(fc.model, nn.Module) or callable(fc.model)):
+        raise ConfigError(f"model must be a zoo name, a module or a factory "
+                          f"(input_size, outputs) -> module, got {fc.model!r}")
+
+
+def check_lengths(fc, ss: SeriesSet, data: Any) -> None:
+    """Refuse a dataset whose series are too short for the settings, naming them."""
+    need = fc.min_length()
+    short = [f"{'the series' if len(ss) == 1 else repr(sid)} ({n} steps)"
+             for sid, n in zip(ss.ids, ss.lengths, strict=True) if n < need]
+    if short:
+        parts = ([f"differencing lag {fc.differencing_lag}"] if fc.differencing_lag else []) + \
+            [f"window {fc.window}", f"{fc.outputs_per_step} target step(s)",
+             f"{need - fc.differencing_lag - fc.window - fc.outputs_per_step} for the held-out "
+             f"origins of horizon {fc.horizon}"]
+        where = (f" in '{ss.source}'" if ss.source else
+                 " in the array" if isinstance(data, np.ndarray) else
+                 "" if isinstance(data, SeriesSet) else " in the DataFrame")
+        raise DataError(f"series shorter than {need} steps ({' + '.join(parts)}){where}: "
+                        f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}. Fix: "
+                        "give more history, or use a shorter window, horizon or holdout")
+
+
+def output_layout(fc, model: nn.Module, n_features: int) -> tuple[bool, tuple[int, int]]:
+    """Whether ``model`` outputs a sequence, and which input step each output step ends at,
+    ``(first, stride)`` (``first + j * stride``: a strided 'valid' convolution first skips
+    and thins); refuses a model whose outputs do not fit the strategy."""
+    if hasattr(model, "compute_output_shape"):
+        shape = tuple(model.compute_output_shape((fc.window, n_features)))
+    else:
+        with torch.no_grad():
+            shape = tuple(model(torch.zeros(1, fc.window, n_features)).shape[1:])
+    seq_out = len(shape) == 2
+    first, stride = 0, 1
+    layers = list(model.layers) if isinstance(model, Sequential) else []
+    if layers and isinstance(layers[0], Conv1D) and layers[0].padding == "valid":
+        c = layers[0]
+        first, stride = (c.kernel_size - 1) * c.dilation_rate, c.strides
+    if shape[-1] != fc.outputs_per_step:
+        raise ConfigError(f"the model outputs {shape[-1]} values per step, the strategy "
+                          f"needs {fc.outputs_per_step}")
+    if seq_out:
+        steps = len(range(first, fc.window, stride))
+        if shape[0] != steps or (fc.window - 1 - first) % stride:
+            raise ConfigError(f"the model's output steps do not end at the window's last "
+                              f"step (window {fc.window}, {shape[0]} output steps): for "
+                              f"a strided first convolution pick a window with "
+                              f"(window - {first + 1}) % {stride} == 0")
+    elif fc.strategy == "seq2seq":
+        raise ConfigError("strategy='seq2seq' needs a model with a sequence output "
+                          f"[batch, time, k]; {fc.model!r} outputs [batch, k]: use "
+                          "strategy='direct'")
+    return seq_out, (first, stride)
+
+
+def check_history(fc, data: Any, **read_options) -> SeriesSet:
+    """:meth:`Forecaster.history`: ``data`` read like the training data and checked to
+    hold the same series, targets, covariates and frequency, each long enough to forecast."""
+    old = fc.series_
+    if isinstance(data, SeriesSet):
+        ss = data
+    else:
+        options = dict(read_options)
+        if options.get("wide"):
+            options.setdefault("target", list(old.ids))
+        else:
+            options.setdefault("target", list(old.targets))
+            options.setdefault("id", None if old.ids == (0,) else old.id_name)
+        options.setdefault("time", old.time_name)
+        options.setdefault("covariates", list(old.covariates) or None)
+        ss = read_series(data, min_length=fc.differencing_lag + fc.window, **options)
+    where = f"'{ss.source}'" if ss.source else "the new data"
+    if ss.n_targets != old.n_targets or set(ss.ids) != set(old.ids) or \
+            ss.covariates != old.covariates:
+        raise DataError(f"{where} holds series {list(ss.ids)[:10]} with targets "
+                        f"{list(ss.targets)} and covariates {list(ss.covariates)}; the "
+                        f"model was trained on series {list(old.ids)[:10]} with targets "
+                        f"{list(old.targets)} and covariates {list(old.covariates)}. Fix: "
+                        "give the same series (the scaling is fitted per series), or "
+                        "train anew")
+    if str(ss.freq) != str(old.freq):
+        raise DataError(f"{where} steps by {ss.freq!r}, the model was trained on "
+                        f"{old.freq!r} steps. Fix: resample the table, or train anew")
+    short = [sid for sid, n in zip(ss.ids, ss.lengths, strict=True)
+             if n < fc.differencing_lag + fc.window]
+    if short:
+        raise DataError(f"{where}: series {short[:5]} are shorter than the "
+                        f"{fc.differencing_lag + fc.window} steps a forecast reads. Fix: "
+                        "give more history")
+    order = [ss.position(sid) for sid in old.ids]
+    return SeriesSet(old.ids, [ss.index[i] for i in order], [ss.values[i] for i in order],
+                     ss.targets, ss.covariates, ss.freq, ss.time_name, ss.id_name,
+                     ss.source)
