@@ -30,7 +30,7 @@ of 32 units, window 96, 30 epochs, Adam lr 3e-3: a short probe on co2_weekly lea
 at 3e-3 than at Keras's 1e-3) and of linear interpolation (pandas ``interpolate``).
 
 Writes forecast_acceptance.json and forecast_acceptance.md (and a backtest plot per
-dataset) to --out (default benchmarks/results).
+dataset) to --out (default benchmarks/results/forecasting).
 """
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(dataset_names()))
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 2 epochs, 2 folds, one candidate, small models")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "forecasting"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     epochs = args.epochs or (2 if args.quick else 20)

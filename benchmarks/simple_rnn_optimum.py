@@ -14,7 +14,7 @@ converged start, and how many starts reached the best training loss within 1%.
 the lowest validation MSE any weights can have, a floor under every training recipe,
 early stopping on validation included (an analysis, never a way to train).
 
-Recorded output: results/chapter/simple_rnn_optimum.txt.
+Recorded output: benchmarks/results/chapter/simple_rnn_optimum.txt.
 """
 
 import sys

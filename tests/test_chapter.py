@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seqnets.chapter import experiments as chapter
-from seqnets.chapter import reproduce
+from seqnets.chapter import reproduce, verdicts
 from seqnets.errors import ConfigError
 
 
@@ -70,10 +70,10 @@ def test_summary_verdicts_and_story():
     assert by["linear_10"]["valid_mse_mean"] == pytest.approx(0.019)
     assert by["linear_10"]["valid_mse_std"] == pytest.approx(0.001)
     assert by["seq2vec_10"]["verdict"] == "misses"  # mean 0.0095 against the bar 0.0085
-    checks = {(c["better"], c["worse"]): c["holds"] for c in reproduce.story(rows)}
+    checks = {(c["better"], c["worse"]): c["holds"] for c in verdicts.story(rows)}
     assert checks[("seq2vec_10", "linear_10")] is True
     assert checks[("seq2seq_rnn", "seq2vec_10")] is False
-    assert reproduce.verdict(0.01, (0.02, 0.03)) == "below range"
+    assert verdicts.verdict(0.01, (0.02, 0.03)) == "below range"
 
 
 def test_reproduce_writes_results_report_and_figures(tmp_path):

@@ -26,6 +26,24 @@ def test_reproduce_runs_and_writes_files(tmp_path, capsys):
     assert (tmp_path / "results.json").exists() and (tmp_path / "report.md").exists()
 
 
+def test_reproduce_judges_its_20_epochs_against_the_chapters_bars(tmp_path, capsys,
+                                                                  monkeypatch):
+    from seqnets.chapter import experiments
+
+    def run(name, seed, epochs=20, quiet=True, cache=None):
+        value = {"naive": 0.0202, "linear": 0.0045}[name]  # linear: above the chapter's 0.0042
+        return {"experiment": name, "seed": seed, "epochs": epochs, "valid_mse": value,
+                "test_mse": value, "params": 1, "wall_seconds": 0.0}
+
+    monkeypatch.setattr(experiments, "run", run)
+    assert main(["reproduce", "--only", "naive,linear", "--workers", "1", "--no-plots",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| chapter | bar | verdict | s/epoch |" in out and "bar for" not in out
+    assert "| ≤ 0.0042 | misses |" in out and "  linear beats naive: yes" in out
+    assert "Files in" in out and "Next:" not in out  # what to try next: the demo's ending
+
+
 def test_unknown_experiment_is_a_clear_error(tmp_path, capsys):
     code = main(["reproduce", "--only", "nope", "--out", str(tmp_path)])
     err = capsys.readouterr().err

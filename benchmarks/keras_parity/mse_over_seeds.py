@@ -1,7 +1,7 @@
 """Validation MSE after 20 epochs, seqnets against Keras, over every seed either side ran.
 
-    python benchmarks/keras_parity/mse_over_seeds.py [--ours results/chapter ...]
-        [--keras 'results/keras_ch15_seed*.jsonl'] [--out FILE.md]
+    python benchmarks/keras_parity/mse_over_seeds.py [--ours benchmarks/results/chapter ...]
+        [--keras 'benchmarks/results/keras_ch15_seed*.jsonl'] [--out FILE.md]
 
 Ours: the ``runs`` of ``seqnets reproduce`` result folders; Keras: the JSONL records of
 ``keras_ch15.py`` (sequence-to-sequence models scored on the last time step, as the chapter
@@ -68,8 +68,8 @@ def compare(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ours", nargs="+", default=["results/chapter"])
-    parser.add_argument("--keras", default="results/keras_ch15_seed*.jsonl")
+    parser.add_argument("--ours", nargs="+", default=["benchmarks/results/chapter"])
+    parser.add_argument("--keras", default="benchmarks/results/keras_ch15_seed*.jsonl")
     parser.add_argument("--out", default=None, help="also write the table here (Markdown)")
     args = parser.parse_args()
     mine, theirs = ours(args.ours), keras(args.keras)

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from ..checks import positive_int
 from ..errors import ConfigError
 
 # our experiment name -> the peer script's
@@ -153,8 +154,7 @@ def run(models: Sequence[str] | None = None, epochs: int = 3, seed: int = 42,
     models = list(models or DEFAULT_MODELS)
     if epochs < 2:
         raise ConfigError("bench needs at least 2 epochs (the first one is excluded)")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError(f"repeats must be a positive integer, got {repeats!r}")
+    positive_int(repeats, "repeats")
     script = Path(keras_script) if keras_script else default_keras_script()
     if keras_python and (script is None or not script.is_file()):
         raise ConfigError("--vs-keras needs the peer script keras_ch15.py: give "

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import positive_int
 from ..errors import ConfigError, ShapeError
 from ..training import predict
 from ..training.batches import as_tensor
@@ -31,8 +32,7 @@ def _out(result: torch.Tensor, like: Any) -> Any:
 
 
 def _positive(horizon: int) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise ConfigError(f"horizon must be a positive integer, got {horizon!r}")
+    return positive_int(horizon, "horizon")
     return horizon
 
 

@@ -5,33 +5,67 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
+import textwrap
 import warnings
 
 from .common import names, seeds
 
+# `seqnets reproduce` with its defaults (22 rows, 20 epochs, 3 seeds) took 886 s on this
+# project's 2-core x86_64 machine (benchmarks/results/chapter/results.json).
+FULL_RUN_TIME = "about 15 minutes on 2 cores"
+
+
+def _fill(text: str, indent: str = "") -> str:
+    """``text`` wrapped at 100 columns, never inside a `command`."""
+    keep = re.sub(r"`[^`]*`", lambda m: m[0].replace(" ", "\xa0"), text)
+    return textwrap.fill(keep, 100, initial_indent=indent,
+                         subsequent_indent=indent).replace("\xa0", " ")
+
 
 def reproduce(args: argparse.Namespace) -> int:
-    from ..chapter.reproduce import QUICK, QUICK_EPOCHS, reproduce, table
+    from ..chapter import experiments, verdicts
+    from ..chapter import reproduce as chapter
 
     quick = args.quick
-    only = names(args.only) or (QUICK if quick else None)
+    only = names(args.only) or (verdicts.QUICK if quick else None)
     run_seeds = args.seeds or ([42] if quick else [42, 7, 1])
-    epochs = args.epochs or (QUICK_EPOCHS if quick else 20)
+    epochs = args.epochs or (verdicts.QUICK_EPOCHS if quick else verdicts.CHAPTER_EPOCHS)
     command = "seqnets " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"Training {len(only) if only else 'all'} experiments, seeds {run_seeds}, "
           f"{epochs} epochs -> {args.out}/", flush=True)
-    results = reproduce(only, run_seeds, epochs, args.out, args.workers, plots=not args.no_plots,
-                        command=command, log=lambda line: print(line, flush=True))
+    results = chapter.reproduce(only, run_seeds, epochs, args.out, args.workers,
+                                plots=not args.no_plots, command=command,
+                                log=lambda line: print(line, flush=True))
     print()
-    print(table(results["summary"]))
-    print()
-    for check in results["story"]:
-        print(f"  {check['better']} beats {check['worse']}: {'yes' if check['holds'] else 'NO'}")
-    wall = results["settings"]["wall_seconds"]
-    print(f"\nWall time {wall:.0f} s. Report: {args.out}/report.md, results: "
-          f"{args.out}/results.json")
+    print(chapter.table(results["summary"]))
+    for note in chapter.bar_notes(results["summary"]):
+        print(_fill(note))
+    print(f"\n{verdicts.story_heading(epochs)}:" if epochs != verdicts.CHAPTER_EPOCHS else "")
+    for line in verdicts.story_lines(results["story"]):
+        print(f"  {line}")
+    note = verdicts.story_note(results["story_not_checked"], epochs)
+    if note:
+        print(_fill(note, "  "))
+    out = args.out.rstrip("/")
+    print(f"\nWall time {results['settings']['wall_seconds']:.0f} s. Files in {out}/:")
+    print("  report.md      the table and the story, in Markdown")
+    print("  results.json   every run: scores, per-epoch history, forecasts, settings")
+    if results["figures"]:
+        print(f"  figures        {', '.join(results['figures'])}")
+    if quick:
+        rows, full = len(experiments.CORE + experiments.IMPROVED_ROWS), verdicts.CHAPTER_EPOCHS
+        print("Next:")
+        print(f"  seqnets reproduce   the chapter's protocol: {rows} rows, {full} epochs, "
+              "seeds 42,7,1,\n                      judged against the chapter's bars "
+              f"({FULL_RUN_TIME})")
+        print("  seqnets zoo         every model of the chapter, with its parameter count")
+        print("  seqnets train --dataset co2_weekly --out fc/   then   "
+              "seqnets forecast fc/ --out forecast.csv")
+        print("                      fit a forecaster to weekly CO2 at Mauna Loa, then "
+              "forecast it with intervals")
     return 0
 
 
@@ -85,7 +119,8 @@ def add_commands(sub) -> None:
     """The chapter group's subcommands, each with ``func`` set to its function above."""
     for name, quick, help_text in (
         ("reproduce", False, "train and evaluate the chapter's experiments, with a report"),
-        ("demo", True, "a quick reproduction (1 seed, 10 epochs, 10 experiments; about a minute)"),
+        ("demo", True, "a quick reproduction (10 experiments, 1 seed, 10 epochs, judged against "
+                       "what 10 epochs reach; about half a minute)"),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--seeds", type=seeds, default=None,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import ConfigError
 
 N_STEPS = 50
@@ -35,9 +36,7 @@ def generate_time_series(batch_size: int, n_steps: int,
     uniform array, then the noise), from NumPy's legacy generator, so a seed gives the same
     series as the book's code after ``np.random.seed(seed)``.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = positive_int(batch_size, "batch_size")
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 2:
         raise ConfigError(f"n_steps must be an integer >= 2, got {n_steps!r}")
     rng = _random_state(seed)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import ConfigError, DataError
 from .series import SeriesSet, require_pandas
 from .table_checks import FILLS, KEEP, Reader, Source, check_series, common_step, split_series
@@ -107,8 +108,7 @@ def _check_options(fill, resample, agg, sort, min_length, wide, id):
         raise ConfigError(f"fill must be None, 'interpolate' or 'ffill', got {fill!r}")
     if agg not in AGGS:
         raise ConfigError(f"agg must be one of {AGGS}, got {agg!r}")
-    if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
-        raise ConfigError(f"min_length must be a positive integer, got {min_length!r}")
+    positive_int(min_length, "min_length")
     if not isinstance(sort, bool):
         raise ConfigError(f"sort must be True or False, got {sort!r}")
     if wide and id is not None:

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import ConfigError, DataError, NotFittedError, ShapeError
 
 __all__ = ["Difference", "PerSeries", "Pipeline", "Scaler", "Transform",
@@ -216,8 +217,7 @@ class Difference(Transform):
 
     def __init__(self, lag: int = 1):
         super().__init__()
-        if isinstance(lag, bool) or not isinstance(lag, int | np.integer) or lag < 1:
-            raise ConfigError(f"Difference lag must be a positive integer, got {lag!r}")
+        lag = positive_int(lag, "Difference lag")
         self.lag = int(lag)
 
     @property

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError, ShapeError
+from ..checks import positive_int
+from ..errors import ShapeError
 
 
 def _series(series: Any) -> torch.Tensor:
@@ -24,9 +25,7 @@ def windows(series: Any, length: int, step: int = 1) -> torch.Tensor:
     """Every window of ``length`` steps, ``step`` apart: a view ``[n, length, F]`` of the
     series ``[T, F]`` (no copy; write to it and you write to the series)."""
     t = _series(series)
-    for name, value in (("length", length), ("step", step)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    length, step = positive_int(length, "length"), positive_int(step, "step")
     if t.shape[0] < length:
         raise ShapeError(f"a series of {t.shape[0]} steps has no window of {length} steps")
     return t.unfold(0, length, step).transpose(1, 2)  # (n, length, F), a view
@@ -37,8 +36,7 @@ def window_pairs(series: Any, window: int, horizon: int,
     """Inputs ``[n, window, F]`` and the next ``horizon`` values of the first feature
     ``[n, horizon]``, for every origin ``step`` apart; both are views of the series."""
     t = _series(series)
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise ConfigError(f"horizon must be a positive integer, got {horizon!r}")
+    horizon = positive_int(horizon, "horizon")
     if t.shape[0] < window + horizon:
         raise ShapeError(f"a series of {t.shape[0]} steps is shorter than window + horizon "
                          f"({window} + {horizon})")

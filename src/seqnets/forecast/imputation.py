@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checks import positive_int
 from ..data.series import require_pandas
 from ..data.tables import read_series_with_gaps
 from ..errors import ConfigError, NotFittedError
@@ -39,12 +40,6 @@ from ..training import make_optimizer, predict
 __all__ = ["Imputer", "gap_lengths", "masked_mse", "random_gaps"]
 
 MODELS = {"bigru": GRU, "bilstm": LSTM}
-
-
-def _positive(value, name: str, least: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
-        raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
-    return int(value)
 
 
 def masked_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -118,13 +113,13 @@ class Imputer:
         if self.model not in MODELS:
             raise ConfigError(f"unknown imputation model {self.model!r}; use one of "
                               f"{sorted(MODELS)}")
-        _positive(self.window, "window", 2)
-        _positive(self.units, "units")
-        if _positive(self.layers, "layers") > 3:
+        positive_int(self.window, "window", 2)
+        positive_int(self.units, "units")
+        if positive_int(self.layers, "layers") > 3:
             raise ConfigError(f"layers must be 1, 2 or 3, got {self.layers!r}")
-        _positive(self.max_gap, "max_gap")
-        _positive(self.batch_size, "batch_size")
-        _positive(self.epochs, "epochs", 0)
+        positive_int(self.max_gap, "max_gap")
+        positive_int(self.batch_size, "batch_size")
+        positive_int(self.epochs, "epochs", 0)
         rate = self.mask_rate
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1:
             raise ConfigError(f"mask_rate must be in (0, 1), got {rate!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import ConfigError, ShapeError
 
 __all__ = ["coverage", "mae", "mase", "rmse", "seasonal_scale", "smape"]
@@ -50,8 +51,7 @@ def smape(y, yhat) -> float:
 def seasonal_scale(insample, season: int = 1) -> float:
     """MASE's scale: the in-sample mean absolute error of the seasonal naive forecast,
     ``mean(|x_t - x_{t-season}|)`` over the training series ``insample`` ``[T]``."""
-    if isinstance(season, bool) or not isinstance(season, int | np.integer) or season < 1:
-        raise ConfigError(f"season must be a positive integer, got {season!r}")
+    season = positive_int(season, "season")
     x = np.asarray(insample, dtype=np.float64).reshape(-1)
     if len(x) <= season:
         raise ShapeError(f"the in-sample series has {len(x)} steps; the seasonal naive scale "

@@ -130,8 +130,7 @@ class WaveNet(Layer):
         if implementation not in ("auto", "compiled", "torch", "naive"):
             raise ConfigError(f"implementation must be 'auto', 'compiled', 'torch' or "
                               f"'naive', got {implementation!r}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        positive_int(steps, "steps")
         if context.dim() != 3 or context.shape[2] != self.input_size or context.shape[1] < 1:
             raise ShapeError(f"context must be [batch, time >= 1, {self.input_size}], "
                              f"got {tuple(context.shape)}")

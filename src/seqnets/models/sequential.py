@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..checks import positive_int
 from ..errors import ConfigError, ShapeError
 from ..layers.base import Layer, Shape, deserialize, register, serialize, snake_case
 from ..layers.conv import fusable, run_fused
@@ -60,8 +61,7 @@ class Sequential(Layer):
         if input_size is not None and input_shape is not None:
             raise ConfigError("give input_size or input_shape, not both")
         if input_size is not None:
-            if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
-                raise ConfigError(f"input_size must be a positive integer, got {input_size!r}")
+            positive_int(input_size, "input_size")
             input_shape = (None, input_size)
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.seed = seed

@@ -16,8 +16,6 @@ threads (:func:`seqnets.layers.ops.native.slice_count`); the Python loops below 
 fallback and the reference.
 """
 
-from __future__ import annotations
-
 import functools
 from typing import NamedTuple
 

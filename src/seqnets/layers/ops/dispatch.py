@@ -38,8 +38,9 @@ LOOP_FAMILIES = ("simple_rnn", "ln_rnn", "gru", "lstm")
 _NATIVE_FAMILIES = ("simple_rnn", "lstm")  # the loops of csrc/simple_rnn.cpp and csrc/lstm.cpp
 _COMPILED_DTYPES = (torch.float32, torch.float64)
 # Where Conv1D runs its time-major taps; elsewhere F.conv1d. On an H200, cuDNN's conv1d beat
-# the taps for the zoo's WaveNet (0.90 against 1.17 s/epoch at batch 32, 0.033 against 0.042
-# at 1,024: benchmarks/gpu_check.py); on CPU the taps win (about twice as fast at batch 32).
+# the taps for the zoo's WaveNet (0.73 against 1.07 s/epoch at batch 32, 0.025 against 0.037
+# at 1,024: benchmarks/gpu_check.py, benchmarks/results/gpu_check_h200.json); on CPU the taps
+# win (about twice as fast at batch 32).
 TAPS_DEVICES = ("cpu",)
 _SERIAL_PARAMETERS = 200_000  # below this, a model of single-threaded loops runs on one thread
 
@@ -169,6 +170,12 @@ def default_threads(model: nn.Module) -> int:
     return 1 if serial else available
 
 
+def cap_process_threads(n: int) -> None:
+    """Give this whole process ``n`` intra-op threads: for worker processes that run side by
+    side, one per core (``seqnets reproduce``); ``fit`` then picks at most that many."""
+    torch.set_num_threads(n)
+
+
 @contextlib.contextmanager
 def thread_count(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` intra-op threads (None: leave as is), then restore."""
@@ -183,6 +190,7 @@ def thread_count(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-__all__ = ["HAVE_NUMBA", "LOOP_FAMILIES", "Convolution", "RecurrentKernels", "conv_runs_taps",
-           "cpu_prefers_fused", "default_threads", "generation_path", "loop_backend",
-           "loop_threaded", "native_loops", "native_ops", "recurrent_path", "thread_count"]
+__all__ = ["HAVE_NUMBA", "LOOP_FAMILIES", "Convolution", "RecurrentKernels", "cap_process_threads",
+           "conv_runs_taps", "cpu_prefers_fused", "default_threads", "generation_path",
+           "loop_backend", "loop_threaded", "native_loops", "native_ops", "recurrent_path",
+           "thread_count"]
