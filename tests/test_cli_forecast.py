@@ -10,7 +10,7 @@ from seqnets.cli import main
 
 N = 60
 TINY = ["--window", "8", "--horizon", "3", "--epochs", "1", "--units", "4", "--mc-samples",
-        "10", "--quiet"]
+        "10", "--quiet", "--short-series", "refuse"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

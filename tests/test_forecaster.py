@@ -198,7 +198,8 @@ def test_bad_arguments_raise_config_errors(kwargs, message):
 
 def test_window_too_long_and_other_misuse():
     with pytest.raises(DataError, match=r"shorter than \d+ steps \(window 70"):
-        Forecaster("gru", **{**SMALL, "window": 70}).fit(table(), id="store")
+        Forecaster("gru", **{**SMALL, "window": 70}, short_series="refuse").fit(table(),
+                                                                             id="store")
     with pytest.raises(ConfigError, match="one target and no covariates"):
         Forecaster("gru", strategy="recursive", **SMALL).fit(table(), id="store",
                                                              covariates="price")
@@ -224,7 +225,7 @@ def test_a_strided_first_convolution_needs_an_aligned_window():
         Forecaster("conv_gru", holdout=3, **{**SMALL, "window": 13}).fit(table(), id="store")
 
 
-def test_predict_after_newer_history_of_the_same_series(fitted):
+def test_predict_after_newer_history_of_the_same_series(fitted, monkeypatch):
     same = fitted.predict(data=table(), id="store")
     pd.testing.assert_frame_equal(same, fitted.predict())
     longer = table(N + 3, seed=0)  # three more months: the forecast moves on, nothing refits
@@ -242,8 +243,12 @@ def test_predict_after_newer_history_of_the_same_series(fitted):
     with pytest.raises(DataError, match=r"steps by 'QS(-[A-Z]{3})?'"):
         fitted.predict(data=quarterly.iloc[:N].assign(store="a").pipe(
             lambda d: pd.concat([d, d.assign(store="b")])), id="store")
-    with pytest.raises(DataError, match="shorter than"):
-        fitted.predict(data=table().groupby("store").tail(5), id="store")
+    short = table().groupby("store").tail(5)  # shorter than the window: padded, forecast
+    assert len(fitted.predict(data=short, id="store")) == 2 * fitted.horizon
+    with monkeypatch.context() as m:
+        m.setattr(fitted, "short_series", "refuse")
+        with pytest.raises(DataError, match="shorter than"):
+            fitted.predict(data=short, id="store")
     with pytest.raises(ConfigError, match=r"predict\(\) got \['interval'\]"):
         fitted.predict(interval=0.9)  # a misspelt argument is not silently ignored
 

@@ -18,9 +18,10 @@ from seqnets.forecast.imputation import Imputer
 
 N = 40
 WINDOW, HORIZON = 8, 3
-FAST = dict(window=WINDOW, horizon=HORIZON, epochs=1, mc_samples=5, model_options={"units": 4})
+FAST = dict(window=WINDOW, horizon=HORIZON, epochs=1, mc_samples=5, model_options={"units": 4},
+            short_series="refuse")  # a too-short series is one of the refusals checked
 TINY = ["--window", str(WINDOW), "--horizon", str(HORIZON), "--epochs", "1", "--units", "4",
-        "--mc-samples", "5", "--quiet"]
+        "--mc-samples", "5", "--quiet", "--short-series", "refuse"]
 IMPUTE = ["--window", "8", "--units", "4", "--epochs", "1", "--quiet"]
 
 

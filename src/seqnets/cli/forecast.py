@@ -74,7 +74,8 @@ def _forecaster(args: argparse.Namespace):
 
     return Forecaster(args.model, window=args.window, horizon=args.horizon, epochs=args.epochs,
                       difference=args.difference, dropout=args.dropout,
-                      mc_samples=args.mc_samples, seed=args.seed, quiet=args.quiet,
+                      mc_samples=args.mc_samples, short_series=args.short_series,
+                      seed=args.seed, quiet=args.quiet,
                       model_options={"units": args.units} if args.units else None)
 
 
@@ -218,6 +219,9 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=0.1,
                    help="MC-dropout rate for the intervals (default 0.1; 0: none)")
     p.add_argument("--mc-samples", type=int, default=100, help="MC passes (default 100)")
+    p.add_argument("--short-series", choices=("pad", "refuse"), default="pad",
+                   help="a series too short for a full window: pad it with its first value "
+                   "and forecast it (default), or refuse the table")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
 

@@ -24,7 +24,7 @@ variants keep their own recurrent dropout instead; your own modules bring their 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,30 +42,16 @@ from ..layers.ops.dispatch import default_threads, thread_count
 from ..models import Sequential, zoo
 from ..models.baselines import LeastSquaresLinear
 from ..training import fit as train
-from . import backtesting, files, metrics, validation
+from . import backtesting, files, validation
 from . import intervals as iv
+from .origins import OriginForecasts, last_step_mse, left_pad, scores
 
 __all__ = ["Forecaster"]
 
 STRATEGIES = validation.STRATEGIES
+SHORT_SERIES = ("pad", "refuse")
+_LEAST_TRAINING = 2  # a padded series keeps at least this many steps (after differencing) to train
 _BATCH = 8192  # origins per model call at inference (all of them, for any usual data set)
-
-
-@dataclass(frozen=True)
-class OriginForecasts:
-    """Forecasts from chosen origins (:meth:`Forecaster.forecast_origins`), ``N`` origins in
-    all: ``actual`` ``[N, horizon]``; ``paths`` ``[samples, N, horizon]`` (one path without
-    dropout); ``bands`` ``{(level, calibrated): {"lower_80": [N, horizon], ...}}``; ``linear``
-    ``[N, horizon]``, the least-squares baseline."""
-
-    actual: np.ndarray
-    paths: np.ndarray
-    bands: dict
-    linear: np.ndarray
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.paths.mean(axis=0)
 
 
 class Forecaster:
@@ -88,6 +74,11 @@ class Forecaster:
         holdout: a fraction of each series' steps (float), or a number of forecast origins
             per series (int), held out at the end for calibration.
         model_options: extra ``zoo.build`` options (``units``, ``channels``, ...).
+        short_series: ``"pad"`` (default): a series too short for a full training window (or
+            for held-out origins) still trains and is forecast, its windows padded on the left
+            with its first value (a warning names them; one too short to hold out origins
+            trains on all its steps and is not used for calibration); ``"refuse"``: such a
+            dataset is refused, naming the series.
         seed: seeds initialisation, training and MC sampling.
         quiet: no training progress output.
     """
@@ -96,16 +87,17 @@ class Forecaster:
                  strategy: str = "seq2seq", *, epochs: int = 20, batch_size: int = 32,
                  lr: float | None = None, scale: bool = True, difference: int | None = None,
                  dropout: float = 0.1, mc_samples: int = 100, holdout: float | int = 0.2,
-                 model_options: dict | None = None, seed: int = 0, quiet: bool = True):
+                 model_options: dict | None = None, short_series: str = "pad", seed: int = 0,
+                 quiet: bool = True):
         self.model, self.window, self.horizon, self.strategy = model, window, horizon, strategy
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.scale, self.difference, self.dropout = scale, difference, dropout
         self.mc_samples, self.holdout, self.model_options = mc_samples, holdout, model_options
-        self.seed, self.quiet = seed, quiet
+        self.short_series, self.seed, self.quiet = short_series, seed, quiet
 
     _PARAMS = ("model", "window", "horizon", "strategy", "epochs", "batch_size", "lr", "scale",
-               "difference", "dropout", "mc_samples", "holdout", "model_options", "seed",
-               "quiet")
+               "difference", "dropout", "mc_samples", "holdout", "model_options", "short_series",
+               "seed", "quiet")
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in self._PARAMS}
@@ -161,7 +153,7 @@ class Forecaster:
         else:
             ss = read_series(data, time=time, target=target, id=id, covariates=covariates,
                              fill=fill, **read_options)
-        validation.check_lengths(self, ss, data)
+        validation.check_lengths(self, ss, data, pad=self.short_series == "pad")
         if self.strategy == "recursive" and ss.values[0].shape[1] > 1:
             raise ConfigError("strategy='recursive' feeds forecasts back as inputs, so it "
                               "takes one target and no covariates; use 'seq2seq' or 'direct'")
@@ -169,21 +161,35 @@ class Forecaster:
 
     def _fit_series(self, ss: SeriesSet) -> Forecaster:
         need = self.differencing_lag + self.window + self.outputs_per_step
-        cuts = []
+        pad = self.short_series == "pad"
+        cuts, padded = [], []
         for sid, length in zip(ss.ids, ss.lengths, strict=True):
             cut = length - self.horizon - self._n_cal(length) + 1
-            if cut < need:
+            if cut < need and not pad:
                 raise DataError(f"series {sid!r} ({length} steps) leaves {cut} for training "
                                 f"after the holdout; window + outputs need {need}. Fix: a "
-                                "smaller holdout, window or horizon")
+                                "smaller holdout, window or horizon, or short_series='pad'")
+            if pad and cut < self.differencing_lag + _LEAST_TRAINING:
+                cut = length  # too short to hold out origins: all of it trains, none calibrates
+            if cut < need:
+                padded.append(sid)
             cuts.append(cut)
+        if not any(c + self.horizon <= n for c, n in zip(cuts, ss.lengths, strict=True)):
+            raise DataError(f"no series is long enough to hold out a forecast of {self.horizon} "
+                            "steps for calibration and validation. Fix: give more history, or "
+                            "use a shorter horizon or holdout")
+        if padded:
+            warnings.warn(f"{len(padded)} of {len(ss)} series have fewer than {need} training "
+                          f"steps (window {self.window} + {self.outputs_per_step} target "
+                          f"step(s)), e.g. {padded[:3]}: their windows are padded on the left "
+                          "with their first value", stacklevel=3)
         self.series_, self.cuts_ = ss, tuple(cuts)
         self.transforms_ = self._template()
         if self.transforms_ is not None:
             self.transforms_.fit([v[:c] for v, c in zip(ss.values, cuts, strict=True)])
         self.model_ = self._build(ss.values[0].shape[1])
         x, y = self.training_data()
-        loss = F.mse_loss if self.seq_out_ else _last_step_mse
+        loss = F.mse_loss if self.seq_out_ else last_step_mse
         history = train(self.model_, (x, y), epochs=self.epochs, batch_size=self.batch_size,
                         lr=self.lr, loss=loss, seed=self.seed, quiet=self.quiet)
         self.history_ = history.to_dict()
@@ -193,7 +199,7 @@ class Forecaster:
         actual = self._actual(ss, origins)
         mean, sd = iv.spread(paths)
         self.scores_ = iv.normalised_scores(actual, mean, sd) if self.dropout_ else None
-        self.validation_ = _scores(actual, mean)
+        self.validation_ = scores(actual, mean)
         return self
 
     def _build(self, n_features: int) -> nn.Module:
@@ -223,6 +229,7 @@ class Forecaster:
 
     def _pairs(self, z: np.ndarray, seq: bool | None = None, k: int | None = None):
         k = self.outputs_per_step if k is None else k
+        z, _ = left_pad(z, self.window + k)
         seg = windows(torch.from_numpy(z), self.window + k)       # (n, W + k, F), a view
         x = seg[:, :self.window]
         if self.seq_out_ if seq is None else seq:
@@ -241,9 +248,15 @@ class Forecaster:
 
     def _inputs(self, zs: list[np.ndarray], origins: list[np.ndarray]) -> torch.Tensor:
         """Windows ending just before each origin (the raw index of the first step ahead)."""
-        nh, w = self.differencing_lag, self.window
-        return torch.cat([windows(torch.from_numpy(z), w)[torch.as_tensor(o - nh - w)]
-                          for z, o in zip(zs, origins, strict=True)])
+        nh, w, parts = self.differencing_lag, self.window, []
+        for z, o in zip(zs, origins, strict=True):
+            if not len(o):
+                parts.append(torch.empty(0, w, z.shape[1], dtype=torch.float32))
+                continue
+            short = max(0, nh + w - int(o.min()))  # steps missing before the first window
+            z, p = left_pad(z, len(z) + short)
+            parts.append(windows(torch.from_numpy(z), w)[torch.as_tensor(o - nh - w + p)])
+        return torch.cat(parts)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, horizon]`` in transformed space; one model call per batch of origins (per
@@ -401,16 +414,7 @@ class Forecaster:
         self._fitted()
         if self.scores_ is None:
             raise ConfigError("no calibration: the model has no dropout")
-        pd = require_pandas()
-        rows = []
-        for p in iv.check_levels(intervals):
-            z, q = iv.normal_factor(p), iv.conformal_factor(self.scores_, p)
-            for h in range(self.horizon):
-                s = self.scores_[:, h]
-                rows.append({"level": p, "step": h + 1, "raw_factor": z, "factor": q[h],
-                             "raw_coverage": float(np.mean(s <= z)),
-                             "coverage": float(np.mean(s <= q[h]))})
-        return pd.DataFrame(rows)
+        return iv.calibration_table(self.scores_, intervals)
 
     # -- backtesting ----------------------------------------------------------------------
 
@@ -439,18 +443,3 @@ class Forecaster:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _last_step_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """MSE of the last step's outputs (``direct`` training of a sequence-output model)."""
-    return F.mse_loss(out[:, -1] if out.dim() == 3 else out, y)
-
-
-def _scores(actual: np.ndarray, pred: np.ndarray, scale=None) -> dict:
-    out = {"mae": metrics.mae(actual, pred), "rmse": metrics.rmse(actual, pred),
-           "smape": metrics.smape(actual, pred)}
-    if scale is not None:
-        out["mase"] = metrics.mase(actual, pred, scale)
-    return out
-
-

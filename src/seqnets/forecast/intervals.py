@@ -109,6 +109,22 @@ def bounds(mean: np.ndarray, sd: np.ndarray, factor) -> tuple[np.ndarray, np.nda
 # ----------------------------------------------------------------------------- dropout placement
 
 
+def calibration_table(scores: np.ndarray, levels):
+    """Per level and step ahead, from held-out normalised errors ``scores`` ``[N, horizon]``:
+    the raw (normal) and calibrated (conformal) factors and the share of errors each covers."""
+    from ..data.series import require_pandas
+
+    rows = []
+    for p in check_levels(levels):
+        z, q = normal_factor(p), conformal_factor(scores, p)
+        for h in range(scores.shape[1]):
+            s = scores[:, h]
+            rows.append({"level": p, "step": h + 1, "raw_factor": z, "factor": q[h],
+                         "raw_coverage": float(np.mean(s <= z)),
+                         "coverage": float(np.mean(s <= q[h]))})
+    return require_pandas().DataFrame(rows)
+
+
 def with_dropout(layers: list[nn.Module], rate: float, outputs: int) -> list[nn.Module]:
     """The layers of a model with a :class:`~seqnets.layers.Dropout` (rate ``rate``) before
     each layer but the first (and but normalisation layers), for MC sampling. A lone layer

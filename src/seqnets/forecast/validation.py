@@ -34,6 +34,8 @@ def check_settings(fc) -> None:
     if isinstance(fc.dropout, bool) or not isinstance(fc.dropout, int | float) \
             or not 0 <= fc.dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {fc.dropout!r}")
+    if fc.short_series not in ("pad", "refuse"):
+        raise ConfigError(f"short_series must be 'pad' or 'refuse', got {fc.short_series!r}")
     h = fc.holdout
     if isinstance(h, float):
         if not 0 < h < 1:
@@ -51,8 +53,18 @@ def check_settings(fc) -> None:
                           f"(input_size, outputs) -> module, got {fc.model!r}")
 
 
-def check_lengths(fc, ss: SeriesSet, data: Any) -> None:
-    """Refuse a dataset whose series are too short for the settings, naming them."""
+def check_lengths(fc, ss: SeriesSet, data: Any, pad: bool = False) -> None:
+    """Refuse a dataset whose series are too short for the settings, naming them: shorter
+    than :meth:`Forecaster.min_length`, or with ``pad``, than the differencing lag + 2."""
+    if pad:
+        need = fc.differencing_lag + 2
+        short = [f"{'the series' if len(ss) == 1 else repr(sid)} ({n} steps)"
+                 for sid, n in zip(ss.ids, ss.lengths, strict=True) if n < need]
+        if short:
+            raise DataError(f"series shorter than {need} steps, too short to train on even "
+                            f"padded: {', '.join(short[:5])}{' ...' if len(short) > 5 else ''}."
+                            " Fix: give more history, or leave them out")
+        return
     need = fc.min_length()
     short = [f"{'the series' if len(ss) == 1 else repr(sid)} ({n} steps)"
              for sid, n in zip(ss.ids, ss.lengths, strict=True) if n < need]
@@ -116,7 +128,7 @@ def check_history(fc, data: Any, **read_options) -> SeriesSet:
             options.setdefault("id", None if old.ids == (0,) else old.id_name)
         options.setdefault("time", old.time_name)
         options.setdefault("covariates", list(old.covariates) or None)
-        ss = read_series(data, min_length=fc.differencing_lag + fc.window, **options)
+        ss = read_series(data, min_length=fc.differencing_lag + _least(fc), **options)
     where = f"'{ss.source}'" if ss.source else "the new data"
     if ss.n_targets != old.n_targets or set(ss.ids) != set(old.ids) or \
             ss.covariates != old.covariates:
@@ -130,12 +142,17 @@ def check_history(fc, data: Any, **read_options) -> SeriesSet:
         raise DataError(f"{where} steps by {ss.freq!r}, the model was trained on "
                         f"{old.freq!r} steps. Fix: resample the table, or train anew")
     short = [sid for sid, n in zip(ss.ids, ss.lengths, strict=True)
-             if n < fc.differencing_lag + fc.window]
+             if n < fc.differencing_lag + _least(fc)]
     if short:
         raise DataError(f"{where}: series {short[:5]} are shorter than the "
-                        f"{fc.differencing_lag + fc.window} steps a forecast reads. Fix: "
+                        f"{fc.differencing_lag + _least(fc)} steps a forecast reads. Fix: "
                         "give more history")
     order = [ss.position(sid) for sid in old.ids]
     return SeriesSet(old.ids, [ss.index[i] for i in order], [ss.values[i] for i in order],
                      ss.targets, ss.covariates, ss.freq, ss.time_name, ss.id_name,
                      ss.source)
+
+
+def _least(fc) -> int:
+    """Steps a forecast needs after the differencing lag: a window, or one padded."""
+    return fc.window if fc.short_series == "refuse" else 1
