@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.series import SeriesSet, require_pandas
@@ -42,9 +41,10 @@ from ..layers.ops.dispatch import default_threads, thread_count
 from ..models import Sequential, zoo
 from ..models.baselines import LeastSquaresLinear
 from ..training import fit as train
+from ..training.losses import get_loss
 from . import backtesting, files, validation
 from . import intervals as iv
-from .origins import OriginForecasts, last_step_mse, left_pad, scores
+from .origins import OriginForecasts, last_step, left_pad, scale_windows, scores
 
 __all__ = ["Forecaster"]
 
@@ -66,7 +66,12 @@ class Forecaster:
             (k values from the last step only) or ``"recursive"`` (a one-step model iterated;
             univariate, no covariates).
         epochs, batch_size, lr: training (Adam, Keras defaults).
-        scale: standardise each series with statistics of its training part.
+        scale: ``True``: standardise each series with statistics of its training part;
+            ``"window"``: scale each input window by its own level (the mean absolute value of
+            the first target over the window) and the forecast back by the same factor, so
+            that one model serves series of any level; ``False``: neither.
+        loss: the training loss, ``"mse"`` (default), ``"mae"`` or ``"huber"`` (in the
+            transformed, scaled units).
         difference: ``None``, or a lag (1 removes a trend, 12 or 52 a season), applied to
             every input column before scaling.
         dropout: MC-dropout rate (0 disables intervals).
@@ -85,17 +90,19 @@ class Forecaster:
 
     def __init__(self, model: Any = "gru", window: int = 32, horizon: int = 8,
                  strategy: str = "seq2seq", *, epochs: int = 20, batch_size: int = 32,
-                 lr: float | None = None, scale: bool = True, difference: int | None = None,
+                 lr: float | None = None, scale: bool | str = True, loss: str = "mse",
+                 difference: int | None = None,
                  dropout: float = 0.1, mc_samples: int = 100, holdout: float | int = 0.2,
                  model_options: dict | None = None, short_series: str = "pad", seed: int = 0,
                  quiet: bool = True):
         self.model, self.window, self.horizon, self.strategy = model, window, horizon, strategy
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
-        self.scale, self.difference, self.dropout = scale, difference, dropout
+        self.scale, self.loss, self.difference, self.dropout = scale, loss, difference, dropout
         self.mc_samples, self.holdout, self.model_options = mc_samples, holdout, model_options
         self.short_series, self.seed, self.quiet = short_series, seed, quiet
 
     _PARAMS = ("model", "window", "horizon", "strategy", "epochs", "batch_size", "lr", "scale",
+               "loss",
                "difference", "dropout", "mc_samples", "holdout", "model_options", "short_series",
                "seed", "quiet")
 
@@ -117,7 +124,7 @@ class Forecaster:
 
     def _template(self):
         steps = ([Difference(self.difference)] if self.difference else []) + \
-            ([Scaler()] if self.scale else [])
+            ([Scaler()] if self.scale is True else [])
         return PerSeries(Pipeline(steps)) if steps else None
 
     @property
@@ -189,7 +196,8 @@ class Forecaster:
             self.transforms_.fit([v[:c] for v, c in zip(ss.values, cuts, strict=True)])
         self.model_ = self._build(ss.values[0].shape[1])
         x, y = self.training_data()
-        loss = F.mse_loss if self.seq_out_ else last_step_mse
+        fn = get_loss(self.loss)[1]
+        loss = fn if self.seq_out_ else last_step(fn)
         history = train(self.model_, (x, y), epochs=self.epochs, batch_size=self.batch_size,
                         lr=self.lr, loss=loss, seed=self.seed, quiet=self.quiet)
         self.history_ = history.to_dict()
@@ -237,7 +245,11 @@ class Forecaster:
             y = seg[:, 1:, 0].unfold(1, k, 1)[:, first::stride]   # (n, L, k)
         else:
             y = seg[:, self.window:, 0]                             # (n, k)
-        return x.contiguous(), y.contiguous()
+        x, s = self._scale_in(x.contiguous())
+        return x, (y if s is None else y / (s[:, :, None] if y.dim() == 3 else s)).contiguous()
+
+    def _scale_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return scale_windows(x) if self.scale == "window" else (x, None)
 
     def _transformed(self, ss: SeriesSet) -> list[np.ndarray]:
         if self.transforms_ is None:
@@ -275,11 +287,11 @@ class Forecaster:
 
     def _sample(self, ss: SeriesSet, origins: list[np.ndarray], seed: int | None) -> np.ndarray:
         """MC-dropout sample paths in the series' units, ``[samples, N, horizon]``."""
-        x = self._inputs(self._transformed(ss), origins)
+        x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
         samples = self.mc_samples if self.dropout_ else 1
         with thread_count(default_threads(self.model_)):
             z = iv.mc_passes(lambda: self._forward(x), samples, self.model_, seed)
-        return self._invert(ss, origins, z)
+        return self._invert(ss, origins, z if s is None else z * s.numpy()[None])
 
     def _invert(self, ss: SeriesSet, origins: list[np.ndarray], z: np.ndarray) -> np.ndarray:
         """Forecasts ``[S, N, horizon]`` of the first target from transformed space back to
@@ -343,8 +355,9 @@ class Forecaster:
                  for z, c in zip(zs, self.cuts_, strict=True)]
         lin = LeastSquaresLinear(alpha=1e-6).fit(torch.cat([p[0] for p in pairs]).numpy(),
                                                  torch.cat([p[1] for p in pairs]).numpy())
-        x = self._inputs(self._transformed(ss), origins).numpy()
-        return self._invert(ss, origins, lin.predict(x).astype(np.float64)[None])[0]
+        x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
+        z = lin.predict(x.numpy()).astype(np.float64)
+        return self._invert(ss, origins, (z if s is None else z * s.numpy())[None])[0]
 
     def history(self, data: Any, **read_options) -> SeriesSet:
         """Newer history of the series the model was trained on (a table, file or

