@@ -57,7 +57,10 @@ def long_table(series: list[dict], with_test: bool) -> pd.DataFrame:
 def seqnets_side(series: list[dict], horizon: int, args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     fc = sn.Forecaster(args.model, window=args.window, horizon=horizon, epochs=args.epochs,
+                       strategy=args.strategy,
                        batch_size=args.batch_size, difference=args.difference,
+                       scale={"series": True, "window": "window", "none": False}[args.scale],
+                       loss=args.loss,
                        mc_samples=args.mc_samples, seed=args.seed, quiet=True,
                        model_options={"units": args.units} if args.units else None)
     fc.fit(long_table(series, with_test=False), time="ds", target="y", id="id")
@@ -114,10 +117,13 @@ def main() -> None:
     p.add_argument("--tools-json", help="reuse the JSON of an earlier forecast_tools_side run")
     p.add_argument("--model", default="gru")
     p.add_argument("--window", type=int, default=32)
+    p.add_argument("--strategy", choices=("seq2seq", "direct", "recursive"), default="seq2seq")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--units", type=int, default=None)
     p.add_argument("--difference", type=int, default=None)
+    p.add_argument("--scale", choices=("series", "window", "none"), default="series")
+    p.add_argument("--loss", choices=("mse", "mae", "huber"), default="mse")
     p.add_argument("--mc-samples", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="JSON file for the table and the settings")
