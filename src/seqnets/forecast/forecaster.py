@@ -102,9 +102,8 @@ class Forecaster:
         self.short_series, self.seed, self.quiet = short_series, seed, quiet
 
     _PARAMS = ("model", "window", "horizon", "strategy", "epochs", "batch_size", "lr", "scale",
-               "loss",
-               "difference", "dropout", "mc_samples", "holdout", "model_options", "short_series",
-               "seed", "quiet")
+               "loss", "difference", "dropout", "mc_samples", "holdout", "model_options",
+               "short_series", "seed", "quiet")
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in self._PARAMS}

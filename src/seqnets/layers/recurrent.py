@@ -151,7 +151,7 @@ class RNN(Layer):
             outputs, states = self._forward_fused(x, states)
         elif path == "compiled":
             outputs, states = compiled_loops.run(self.compiled_loop(), self.cell, x, states,
-                                                     rec_mask)
+                                                 rec_mask)
         else:
             outputs, states = self._forward_loop(x, states, rec_mask)
         out = outputs if self.return_sequences else outputs[:, -1]
