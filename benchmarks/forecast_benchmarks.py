@@ -57,7 +57,7 @@ def long_table(series: list[dict], with_test: bool) -> pd.DataFrame:
 def seqnets_side(series: list[dict], horizon: int, args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     fc = sn.Forecaster(args.model, window=args.window, horizon=horizon, epochs=args.epochs,
-                       strategy=args.strategy,
+                       strategy=args.strategy, ensemble=args.ensemble,
                        batch_size=args.batch_size, difference=args.difference,
                        scale={"series": True, "window": "window", "none": False}[args.scale],
                        loss=args.loss,
@@ -125,6 +125,7 @@ def main() -> None:
     p.add_argument("--scale", choices=("series", "window", "none"), default="series")
     p.add_argument("--loss", choices=("mse", "mae", "huber"), default="mse")
     p.add_argument("--mc-samples", type=int, default=100)
+    p.add_argument("--ensemble", type=int, default=1, help="models combined by the median")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="JSON file for the table and the settings")
     args = p.parse_args()

@@ -29,32 +29,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from ..data.series import SeriesSet, require_pandas
 from ..data.tables import read_series
 from ..data.transforms import Difference, PerSeries, Pipeline, Scaler
-from ..data.windows import windows
 from ..errors import ConfigError, DataError, NotFittedError
-from ..layers.ops.dispatch import default_threads, thread_count
 from ..models import Sequential, zoo
-from ..models.baselines import LeastSquaresLinear
+from ..models.ensemble import Ensemble
 from ..training import fit as train
 from ..training.losses import get_loss
 from . import backtesting, files, validation
 from . import intervals as iv
-from .origins import OriginForecasts, last_step, left_pad, scale_windows, scores
+from .origins import OriginForecasts, last_step, scores
+from .windowing import WindowedForecasts
 
 __all__ = ["Forecaster"]
 
 STRATEGIES = validation.STRATEGIES
 SHORT_SERIES = ("pad", "refuse")
 _LEAST_TRAINING = 2  # a padded series keeps at least this many steps (after differencing) to train
-_BATCH = 8192  # origins per model call at inference (all of them, for any usual data set)
 
 
-class Forecaster:
+class Forecaster(WindowedForecasts):
     """Forecast many series with one sequence model; scikit-learn conventions.
 
     Args:
@@ -84,6 +81,8 @@ class Forecaster:
             with its first value (a warning names them; one too short to hold out origins
             trains on all its steps and is not used for calibration); ``"refuse"``: such a
             dataset is refused, naming the series.
+        ensemble: train this many models (seeds ``seed``, ``seed + 1``, ...) on the same
+            windows and forecast with the median of their outputs (one: a single model).
         seed: seeds initialisation, training and MC sampling.
         quiet: no training progress output.
     """
@@ -93,17 +92,18 @@ class Forecaster:
                  lr: float | None = None, scale: bool | str = True, loss: str = "mse",
                  difference: int | None = None,
                  dropout: float = 0.1, mc_samples: int = 100, holdout: float | int = 0.2,
-                 model_options: dict | None = None, short_series: str = "pad", seed: int = 0,
-                 quiet: bool = True):
+                 model_options: dict | None = None, short_series: str = "pad",
+                 ensemble: int = 1, seed: int = 0, quiet: bool = True):
         self.model, self.window, self.horizon, self.strategy = model, window, horizon, strategy
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.scale, self.loss, self.difference, self.dropout = scale, loss, difference, dropout
         self.mc_samples, self.holdout, self.model_options = mc_samples, holdout, model_options
-        self.short_series, self.seed, self.quiet = short_series, seed, quiet
+        self.short_series, self.ensemble = short_series, ensemble
+        self.seed, self.quiet = seed, quiet
 
     _PARAMS = ("model", "window", "horizon", "strategy", "epochs", "batch_size", "lr", "scale",
                "loss", "difference", "dropout", "mc_samples", "holdout", "model_options",
-               "short_series", "seed", "quiet")
+               "short_series", "ensemble", "seed", "quiet")
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in self._PARAMS}
@@ -193,13 +193,19 @@ class Forecaster:
         self.transforms_ = self._template()
         if self.transforms_ is not None:
             self.transforms_.fit([v[:c] for v, c in zip(ss.values, cuts, strict=True)])
-        self.model_ = self._build(ss.values[0].shape[1])
+        n_features = ss.values[0].shape[1]
+        self.model_ = self._build(n_features, self.seed)
         x, y = self.training_data()
         fn = get_loss(self.loss)[1]
         loss = fn if self.seq_out_ else last_step(fn)
-        history = train(self.model_, (x, y), epochs=self.epochs, batch_size=self.batch_size,
-                        lr=self.lr, loss=loss, seed=self.seed, quiet=self.quiet)
-        self.history_ = history.to_dict()
+        members = []
+        for i in range(self.ensemble):  # each member its own seed; the first one's history
+            member = self.model_ if i == 0 else self._build(n_features, self.seed + i)
+            history = train(member, (x, y), epochs=self.epochs, batch_size=self.batch_size,
+                            lr=self.lr, loss=loss, seed=self.seed + i, quiet=self.quiet)
+            self.history_ = history.to_dict() if i == 0 else self.history_
+            members.append(member)
+        self.model_ = members[0] if len(members) == 1 else Ensemble(members)
         origins = [np.arange(c, n - self.horizon + 1) for c, n in zip(cuts, ss.lengths,
                                                                         strict=True)]
         paths = self._sample(ss, origins, self.seed)
@@ -209,14 +215,14 @@ class Forecaster:
         self.validation_ = scores(actual, mean)
         return self
 
-    def _build(self, n_features: int) -> nn.Module:
+    def _build(self, n_features: int, seed: int) -> nn.Module:
         k, w = self.outputs_per_step, self.window
         if isinstance(self.model, str):
             opts = dict(self.model_options or {})
-            base = zoo.build(self.model, input_size=n_features, window=w, seed=self.seed,
+            base = zoo.build(self.model, input_size=n_features, window=w, seed=seed,
                              outputs=k, horizon=k, **opts)
             model = iv.with_dropout(list(base.layers), self.dropout, k)
-            model = Sequential(model, input_size=n_features, seed=self.seed, name=self.model)
+            model = Sequential(model, input_size=n_features, seed=seed, name=self.model)
         elif isinstance(self.model, nn.Module):
             model = copy.deepcopy(self.model)
         else:
@@ -224,108 +230,6 @@ class Forecaster:
         self.seq_out_, self.align_ = validation.output_layout(self, model, n_features)
         self.dropout_ = float(self.dropout) if iv.has_dropout(model) else 0.0
         return model
-
-    def training_data(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The model's training pairs ``(X [n, window, F], Y)``, transformed: windows of the
-        training part of every series (none reaches into the held-out period)."""
-        self._fitted()
-        zs = self._transformed(self.series_)
-        parts = [self._pairs(z[:c - self.differencing_lag]) for z, c in zip(zs, self.cuts_,
-                                                                       strict=True)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-
-    def _pairs(self, z: np.ndarray, seq: bool | None = None, k: int | None = None):
-        k = self.outputs_per_step if k is None else k
-        z, _ = left_pad(z, self.window + k)
-        seg = windows(torch.from_numpy(z), self.window + k)       # (n, W + k, F), a view
-        x = seg[:, :self.window]
-        if self.seq_out_ if seq is None else seq:
-            first, stride = self.align_
-            y = seg[:, 1:, 0].unfold(1, k, 1)[:, first::stride]   # (n, L, k)
-        else:
-            y = seg[:, self.window:, 0]                             # (n, k)
-        x, s = self._scale_in(x.contiguous())
-        return x, (y if s is None else y / (s[:, :, None] if y.dim() == 3 else s)).contiguous()
-
-    def _scale_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return scale_windows(x) if self.scale == "window" else (x, None)
-
-    def _transformed(self, ss: SeriesSet) -> list[np.ndarray]:
-        if self.transforms_ is None:
-            return [np.array(v, dtype=np.float32) for v in ss.values]
-        return [z.astype(np.float32) for z in self.transforms_.transform(list(ss.values))]
-
-    # -- forecasting ----------------------------------------------------------------------
-
-    def _inputs(self, zs: list[np.ndarray], origins: list[np.ndarray]) -> torch.Tensor:
-        """Windows ending just before each origin (the raw index of the first step ahead)."""
-        nh, w, parts = self.differencing_lag, self.window, []
-        for z, o in zip(zs, origins, strict=True):
-            if not len(o):
-                parts.append(torch.empty(0, w, z.shape[1], dtype=torch.float32))
-                continue
-            short = max(0, nh + w - int(o.min()))  # steps missing before the first window
-            z, p = left_pad(z, len(z) + short)
-            parts.append(windows(torch.from_numpy(z), w)[torch.as_tensor(o - nh - w + p)])
-        return torch.cat(parts)
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, horizon]`` in transformed space; one model call per batch of origins (per
-        step ahead for ``recursive``)."""
-        def once(xb):
-            out = torch.cat([self.model_(xb[i:i + _BATCH]) for i in range(0, len(xb), _BATCH)])
-            return out[:, -1] if out.dim() == 3 else out
-        if self.strategy != "recursive":
-            return once(x)
-        steps = []
-        for _ in range(self.horizon):
-            nxt = once(x)[:, :1]                                     # (N, 1)
-            steps.append(nxt)
-            x = torch.cat([x[:, 1:], nxt.unsqueeze(-1)], dim=1)
-        return torch.cat(steps, dim=1)
-
-    def _sample(self, ss: SeriesSet, origins: list[np.ndarray], seed: int | None) -> np.ndarray:
-        """MC-dropout sample paths in the series' units, ``[samples, N, horizon]``."""
-        x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
-        samples = self.mc_samples if self.dropout_ else 1
-        with thread_count(default_threads(self.model_)):
-            z = iv.mc_passes(lambda: self._forward(x), samples, self.model_, seed)
-        return self._invert(ss, origins, z if s is None else z * s.numpy()[None])
-
-    def _invert(self, ss: SeriesSet, origins: list[np.ndarray], z: np.ndarray) -> np.ndarray:
-        """Forecasts ``[S, N, horizon]`` of the first target from transformed space back to
-        the series' units: each sample path is inverted, given the series before its origin."""
-        if self.transforms_ is None:
-            return z
-        out, start, nh = np.empty_like(z), 0, self.differencing_lag
-        for i, (v, o) in enumerate(zip(ss.values, origins, strict=True)):
-            block = slice(start, start + len(o))
-            part = np.zeros(z[:, block].shape + (v.shape[1],))       # (S, n_i, H, F)
-            part[..., 0] = z[:, block]  # the other columns do not affect the first one
-            hist = None
-            if nh:
-                hist = windows(torch.from_numpy(np.array(v)), nh)[torch.as_tensor(o - nh)]
-                hist = hist.numpy()                                      # (n_i, nh, F)
-            out[:, block] = self.transforms_[i].inverse(part, hist)[..., 0]
-            start += len(o)
-        return out
-
-    def _actual(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate([windows(torch.from_numpy(np.array(v[:, :1])), self.horizon)
-                               [torch.as_tensor(o)][..., 0].double().numpy()
-                               for v, o in zip(ss.values, origins, strict=True)])
-
-    def _bands(self, paths, levels, calibrated: bool) -> dict:
-        mean, sd = iv.spread(paths)
-        cols = {"mean": mean}
-        if levels and not self.dropout_:
-            raise ConfigError("intervals come from MC dropout and this model has none: set "
-                              "dropout > 0, or pass intervals=()")
-        for p in levels:
-            f = iv.conformal_factor(self.scores_, p) if calibrated else iv.normal_factor(p)
-            cols[f"lower_{iv.level_name(p)}"], cols[f"upper_{iv.level_name(p)}"] = \
-                iv.bounds(mean, sd, f)
-        return cols
 
     def forecast_origins(self, series: SeriesSet, origins: list[np.ndarray],
                          intervals=(0.8, 0.95), seed: int | None = None) -> OriginForecasts:
@@ -345,18 +249,6 @@ class Forecaster:
                  for p in levels for calibrated in (True, False)} if self.dropout_ else {}
         return OriginForecasts(self._actual(series, origins), paths, bands,
                                self._linear_baseline(series, origins))
-
-    def _linear_baseline(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
-        """Least squares from the transformed training windows to the next ``horizon``
-        values, inverted like the model's forecasts: ``[N, horizon]``."""
-        zs = self._transformed(self.series_)
-        pairs = [self._pairs(z[:c - self.differencing_lag], seq=False, k=self.horizon)
-                 for z, c in zip(zs, self.cuts_, strict=True)]
-        lin = LeastSquaresLinear(alpha=1e-6).fit(torch.cat([p[0] for p in pairs]).numpy(),
-                                                 torch.cat([p[1] for p in pairs]).numpy())
-        x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
-        z = lin.predict(x.numpy()).astype(np.float64)
-        return self._invert(ss, origins, (z if s is None else z * s.numpy())[None])[0]
 
     def history(self, data: Any, **read_options) -> SeriesSet:
         """Newer history of the series the model was trained on (a table, file or

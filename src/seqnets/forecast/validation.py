@@ -22,8 +22,11 @@ LOSSES = ("mse", "mae", "huber")
 
 def check_settings(fc) -> None:
     """Refuse a Forecaster's settings before any work: each named, with what it got."""
-    for name in ("window", "horizon", "batch_size", "mc_samples"):
+    for name in ("window", "horizon", "batch_size", "mc_samples", "ensemble"):
         positive_int(getattr(fc, name), name)
+    if fc.ensemble > 1 and isinstance(fc.model, nn.Module):
+        raise ConfigError("ensemble > 1 trains several models from one recipe: give a zoo name "
+                          "or a factory (input_size, outputs) -> module, not a module")
     if fc.strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {fc.strategy!r}; use one of {STRATEGIES}")
     non_negative_int(fc.epochs, "epochs")

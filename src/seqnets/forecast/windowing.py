@@ -1,0 +1,139 @@
+"""How a Forecaster turns series into model windows and model outputs back into forecasts:
+training pairs, the input window before each origin (short series padded), per-window
+scaling, MC sample paths, the inversion of the transforms, intervals, and the linear
+baseline on the same windows. :class:`~seqnets.forecast.Forecaster` inherits it; the
+attributes it reads (``window``, ``horizon``, ``transforms_``, ``model_``, ...) are the
+Forecaster's settings and fitted state."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.series import SeriesSet
+from ..data.windows import windows
+from ..errors import ConfigError
+from ..layers.ops.dispatch import default_threads, thread_count
+from ..models.baselines import LeastSquaresLinear
+from . import intervals as iv
+from .origins import left_pad, scale_windows
+
+_BATCH = 8192  # origins per model call at inference (all of them, for any usual data set)
+
+
+class WindowedForecasts:
+    """Windows in, forecasts out; the machinery under :class:`~seqnets.forecast.Forecaster`."""
+
+    def training_data(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's training pairs ``(X [n, window, F], Y)``, transformed: windows of the
+        training part of every series (none reaches into the held-out period)."""
+        self._fitted()
+        zs = self._transformed(self.series_)
+        parts = [self._pairs(z[:c - self.differencing_lag]) for z, c in zip(zs, self.cuts_,
+                                                                       strict=True)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def _pairs(self, z: np.ndarray, seq: bool | None = None, k: int | None = None):
+        k = self.outputs_per_step if k is None else k
+        z, _ = left_pad(z, self.window + k)
+        seg = windows(torch.from_numpy(z), self.window + k)       # (n, W + k, F), a view
+        x = seg[:, :self.window]
+        if self.seq_out_ if seq is None else seq:
+            first, stride = self.align_
+            y = seg[:, 1:, 0].unfold(1, k, 1)[:, first::stride]   # (n, L, k)
+        else:
+            y = seg[:, self.window:, 0]                             # (n, k)
+        x, s = self._scale_in(x.contiguous())
+        return x, (y if s is None else y / (s[:, :, None] if y.dim() == 3 else s)).contiguous()
+
+    def _scale_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return scale_windows(x) if self.scale == "window" else (x, None)
+
+    def _transformed(self, ss: SeriesSet) -> list[np.ndarray]:
+        if self.transforms_ is None:
+            return [np.array(v, dtype=np.float32) for v in ss.values]
+        return [z.astype(np.float32) for z in self.transforms_.transform(list(ss.values))]
+
+    # -- forecasting ----------------------------------------------------------------------
+
+    def _inputs(self, zs: list[np.ndarray], origins: list[np.ndarray]) -> torch.Tensor:
+        """Windows ending just before each origin (the raw index of the first step ahead)."""
+        nh, w, parts = self.differencing_lag, self.window, []
+        for z, o in zip(zs, origins, strict=True):
+            if not len(o):
+                parts.append(torch.empty(0, w, z.shape[1], dtype=torch.float32))
+                continue
+            short = max(0, nh + w - int(o.min()))  # steps missing before the first window
+            z, p = left_pad(z, len(z) + short)
+            parts.append(windows(torch.from_numpy(z), w)[torch.as_tensor(o - nh - w + p)])
+        return torch.cat(parts)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, horizon]`` in transformed space; one model call per batch of origins (per
+        step ahead for ``recursive``)."""
+        def once(xb):
+            out = torch.cat([self.model_(xb[i:i + _BATCH]) for i in range(0, len(xb), _BATCH)])
+            return out[:, -1] if out.dim() == 3 else out
+        if self.strategy != "recursive":
+            return once(x)
+        steps = []
+        for _ in range(self.horizon):
+            nxt = once(x)[:, :1]                                     # (N, 1)
+            steps.append(nxt)
+            x = torch.cat([x[:, 1:], nxt.unsqueeze(-1)], dim=1)
+        return torch.cat(steps, dim=1)
+
+    def _sample(self, ss: SeriesSet, origins: list[np.ndarray], seed: int | None) -> np.ndarray:
+        """MC-dropout sample paths in the series' units, ``[samples, N, horizon]``."""
+        x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
+        samples = self.mc_samples if self.dropout_ else 1
+        with thread_count(default_threads(self.model_)):
+            z = iv.mc_passes(lambda: self._forward(x), samples, self.model_, seed)
+        return self._invert(ss, origins, z if s is None else z * s.numpy()[None])
+
+    def _invert(self, ss: SeriesSet, origins: list[np.ndarray], z: np.ndarray) -> np.ndarray:
+        """Forecasts ``[S, N, horizon]`` of the first target from transformed space back to
+        the series' units: each sample path is inverted, given the series before its origin."""
+        if self.transforms_ is None:
+            return z
+        out, start, nh = np.empty_like(z), 0, self.differencing_lag
+        for i, (v, o) in enumerate(zip(ss.values, origins, strict=True)):
+            block = slice(start, start + len(o))
+            part = np.zeros(z[:, block].shape + (v.shape[1],))       # (S, n_i, H, F)
+            part[..., 0] = z[:, block]  # the other columns do not affect the first one
+            hist = None
+            if nh:
+                hist = windows(torch.from_numpy(np.array(v)), nh)[torch.as_tensor(o - nh)]
+                hist = hist.numpy()                                      # (n_i, nh, F)
+            out[:, block] = self.transforms_[i].inverse(part, hist)[..., 0]
+            start += len(o)
+        return out
+
+    def _actual(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([windows(torch.from_numpy(np.array(v[:, :1])), self.horizon)
+                               [torch.as_tensor(o)][..., 0].double().numpy()
+                               for v, o in zip(ss.values, origins, strict=True)])
+
+    def _bands(self, paths, levels, calibrated: bool) -> dict:
+        mean, sd = iv.spread(paths)
+        cols = {"mean": mean}
+        if levels and not self.dropout_:
+            raise ConfigError("intervals come from MC dropout and this model has none: set "
+                              "dropout > 0, or pass intervals=()")
+        for p in levels:
+            f = iv.conformal_factor(self.scores_, p) if calibrated else iv.normal_factor(p)
+            cols[f"lower_{iv.level_name(p)}"], cols[f"upper_{iv.level_name(p)}"] = \
+                iv.bounds(mean, sd, f)
+        return cols
+
+    def _linear_baseline(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
+        """Least squares from the transformed training windows to the next ``horizon``
+        values, inverted like the model's forecasts: ``[N, horizon]``."""
+        zs = self._transformed(self.series_)
+        pairs = [self._pairs(z[:c - self.differencing_lag], seq=False, k=self.horizon)
+                 for z, c in zip(zs, self.cuts_, strict=True)]
+        lin = LeastSquaresLinear(alpha=1e-6).fit(torch.cat([p[0] for p in pairs]).numpy(),
+                                                 torch.cat([p[1] for p in pairs]).numpy())
+        x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
+        z = lin.predict(x.numpy()).astype(np.float64)
+        return self._invert(ss, origins, (z if s is None else z * s.numpy())[None])[0]
