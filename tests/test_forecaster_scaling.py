@@ -65,3 +65,14 @@ def test_the_loss_is_the_one_asked_for():
         Forecaster("gru", loss="mape").fit(data, time="ds", target="y", id="id")
     with pytest.raises(ConfigError, match=r"scale \(True, False or 'window'\)"):
         Forecaster("gru", scale="series").fit(data, time="ds", target="y", id="id")
+
+
+def test_the_mlp_head_forecasts_all_steps_at_once_from_a_fixed_window():
+    fc = Forecaster("mlp", window=8, horizon=3, strategy="direct", scale="window", loss="mae",
+                    epochs=1, mc_samples=2, model_options={"units": 8})
+    fc.fit(table(), time="ds", target="y", id="id")
+    assert fc.model_.input_shape == (8, 1) and not fc.seq_out_
+    frame = fc.predict(intervals=(0.8,))
+    assert len(frame) == 9 and np.isfinite(frame["mean"]).all()
+    with pytest.raises(ConfigError, match="use strategy='direct'"):
+        Forecaster("mlp", window=8, horizon=3).fit(table(), time="ds", target="y", id="id")

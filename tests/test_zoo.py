@@ -12,7 +12,8 @@ from seqnets.models import count_parameters
 
 X = torch.randn(4, 50, 1, generator=torch.Generator().manual_seed(0))
 
-TASK_SHAPES = {"next_value": (4, 1), "next_10": (4, 10), "seq2seq": (4, 50, 10)}
+TASK_SHAPES = {"next_value": (4, 1), "next_10": (4, 10), "seq2seq": (4, 50, 10),
+               "direct": (4, 10)}
 
 
 @pytest.mark.parametrize("name", sn.zoo.names())
@@ -58,6 +59,7 @@ PARAMS = {
     "seq2seq_rnn": 1470,        # 440 + 820 + TimeDistributed(Dense(10))=210
     "lstm": 5250,               # 4*20*22=1760 + 4*20*41=3280 + 210
     "gru": 4110,                # 3*20*23=1380 + 3*20*42=2520 + 210
+    "mlp": 81418,               # 50*256+256 + 256*256+256 + 256*10+10 (not in the chapter)
     "conv_gru": 5350,           # Conv1D(20,k4,m=1)=4*1*20+20=100 + GRU 3*20*(20+20+2)=2520
                                 # + 2520 + 210
     "wavenet": 6010,            # Conv1D(20,k2,m=1)=60 + 7*(2*20*20+20)=5740 + Conv1D(10,k1)=210

@@ -222,7 +222,8 @@ class Forecaster(WindowedForecasts):
             base = zoo.build(self.model, input_size=n_features, window=w, seed=seed,
                              outputs=k, horizon=k, **opts)
             model = iv.with_dropout(list(base.layers), self.dropout, k)
-            model = Sequential(model, input_size=n_features, seed=seed, name=self.model)
+            shape = (w if zoo.info(self.model).fixed_length else None, n_features)
+            model = Sequential(model, input_shape=shape, seed=seed, name=self.model)
         elif isinstance(self.model, nn.Module):
             model = copy.deepcopy(self.model)
         else:

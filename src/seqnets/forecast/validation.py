@@ -51,8 +51,8 @@ def check_settings(fc) -> None:
         positive_int(h, "holdout (a fraction of each series, or a number of origins)")
     if isinstance(fc.model, str):
         entry = zoo.info(fc.model)
-        if entry.task != "seq2seq" and fc.model != "encoder_decoder":
-            ok = [n for n in zoo.names() if zoo.info(n).task == "seq2seq"]
+        if entry.task != "seq2seq" and entry.task != "direct" and fc.model != "encoder_decoder":
+            ok = [n for n in zoo.names() if zoo.info(n).task in ("seq2seq", "direct")]
             raise ConfigError(f"model {fc.model!r} has a fixed output size; use one of "
                               f"{ok + ['encoder_decoder']}, or pass your own module")
     elif not (isinstance(fc.model, nn.Module) or callable(fc.model)):

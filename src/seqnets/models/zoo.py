@@ -108,6 +108,11 @@ def _encoder_decoder(units=20, horizon=10, **_):
             TimeDistributed(Dense(1)), Flatten()]                  # [B, horizon]
 
 
+def _mlp(outputs=10, units=256, **_):
+    return [Flatten(), Dense(units, activation="relu"), Dense(units, activation="relu"),
+            Dense(outputs)]
+
+
 def _dropout(cls, rate=0.2):
     return lambda units: cls(units, return_sequences=True, dropout=rate, recurrent_dropout=rate)
 
@@ -158,6 +163,10 @@ _ENTRIES = [
     ZooEntry("gru_dropout", "seq2seq",
              "GRU(20, seq, dropout .2, recurrent_dropout .2) ×2 → TimeDistributed(Dense(10))",
              lambda **kw: _seq2seq(_dropout(GRU), **kw)),
+    # not in the chapter: a direct multi-horizon head for forecasting many short series
+    ZooEntry("mlp", "direct", "Flatten → Dense(256, relu) ×2 → Dense(10): all steps ahead at "
+             "once from the whole window (not in the chapter; Forecaster strategy='direct')",
+             _mlp, fixed_length=True),
 ]
 ZOO: dict[str, ZooEntry] = {e.name: e for e in _ENTRIES}
 
