@@ -48,7 +48,6 @@ __all__ = ["Forecaster"]
 
 STRATEGIES = validation.STRATEGIES
 SHORT_SERIES = ("pad", "refuse")
-_LEAST_TRAINING = 2  # a padded series keeps at least this many steps (after differencing) to train
 
 
 class Forecaster(WindowedForecasts):
@@ -175,7 +174,7 @@ class Forecaster(WindowedForecasts):
                 raise DataError(f"series {sid!r} ({length} steps) leaves {cut} for training "
                                 f"after the holdout; window + outputs need {need}. Fix: a "
                                 "smaller holdout, window or horizon, or short_series='pad'")
-            if pad and cut < self.differencing_lag + _LEAST_TRAINING:
+            if pad and cut < self.differencing_lag + validation.LEAST_TRAINING:
                 cut = length  # too short to hold out origins: all of it trains, none calibrates
             if cut < need:
                 padded.append(sid)

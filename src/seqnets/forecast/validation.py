@@ -18,6 +18,7 @@ from ..models import Sequential, zoo
 
 STRATEGIES = ("seq2seq", "direct", "recursive")
 LOSSES = ("mse", "mae", "huber")
+LEAST_TRAINING = 2  # steps (after differencing) a padded series keeps to train on
 
 
 def check_settings(fc) -> None:
@@ -64,7 +65,7 @@ def check_lengths(fc, ss: SeriesSet, data: Any, pad: bool = False) -> None:
     """Refuse a dataset whose series are too short for the settings, naming them: shorter
     than :meth:`Forecaster.min_length`, or with ``pad``, than the differencing lag + 2."""
     if pad:
-        need = fc.differencing_lag + 2
+        need = fc.differencing_lag + LEAST_TRAINING
         short = [f"{'the series' if len(ss) == 1 else repr(sid)} ({n} steps)"
                  for sid, n in zip(ss.ids, ss.lengths, strict=True) if n < need]
         if short:
