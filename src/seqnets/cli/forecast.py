@@ -125,7 +125,7 @@ def forecast(args: argparse.Namespace) -> int:
     print(f"\nForecast of {len(history)} series, {fc.horizon} steps ahead: {args.out}")
     if args.plot:
         from ..plotting import forecast_plot
-        forecast_plot(history, frame, args.plot, last=max(fc.window, 4 * fc.horizon))
+        forecast_plot(history, frame, args.plot, last=max(fc.input_window, 4 * fc.horizon))
         print(f"Plot: {args.plot}")
     return 0
 

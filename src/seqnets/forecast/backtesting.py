@@ -57,8 +57,8 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
                           "the data to backtest")
     folds = positive_int(folds, "folds")
     step = fc.horizon if step is None else positive_int(step, "step")
-    season = default_season(fc.series_.freq) if season is None else positive_int(season,
-                                                                                 "season")
+    season = getattr(fc, "season_", None) or default_season(fc.series_.freq) \
+        if season is None else positive_int(season, "season")
     levels = iv.check_levels(intervals)
     flag(per_step, "per_step")
     ss, rows = fc.series_, []
@@ -95,7 +95,7 @@ def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: in
     """Refit a copy of ``fc`` on every series before its cut, forecast the ``step`` origins
     after it (through the public :meth:`~seqnets.Forecaster.forecast_origins`), and score the
     model and the baselines per horizon step."""
-    lookback = max(fc.window, season)
+    lookback = max(fc.input_window, season)
     need = max(fc.min_length(), lookback + 1)
     if min(cuts) < need:
         raise DataError(f"fold {k}: a series is cut at step {min(cuts)}, too early to train "

@@ -15,6 +15,7 @@ from ..errors import ModelFileError
 from ..io import atomic_write_text
 from ..io import load as load_model
 from ..io import save as save_model
+from .backtesting import default_season
 
 FILE = "forecaster.json"
 FORMAT = "seqnets-forecaster"
@@ -23,7 +24,7 @@ FORMAT = "seqnets-forecaster"
 def save(fc, path) -> Path:
     """Write a fitted Forecaster to the folder ``path`` (see :meth:`Forecaster.save`)."""
     folder = save_model(fc.model_, path)
-    ss, keep = fc.series_, int(fc.difference or 0) + fc.window  # what predict reads
+    ss, keep = fc.series_, int(fc.difference or 0) + fc.input_window  # what predict reads
     pd = require_pandas()
     dated = isinstance(ss.index[0], pd.DatetimeIndex)
     params = fc.get_params()
@@ -33,6 +34,7 @@ def save(fc, path) -> Path:
         "transforms": None if fc.transforms_ is None else fc.transforms_.to_dict(),
         "scores": None if fc.scores_ is None else fc.scores_.tolist(),
         "dropout": fc.dropout_, "seq_out": fc.seq_out_, "align": list(fc.align_),
+        "masked": fc.masked_, "season": fc.season_,
         "cuts": list(fc.cuts_), "history": fc.history_, "validation": fc.validation_,
         "series": {
             "ids": [_plain(s) for s in ss.ids], "targets": list(ss.targets),
@@ -64,6 +66,7 @@ def load(cls, path):
     fc = cls(**params)
     fc.model_, fc.dropout_, fc.seq_out_ = model, state["dropout"], state["seq_out"]
     fc.align_, fc.cuts_ = tuple(state["align"]), tuple(state["cuts"])
+    fc.masked_ = bool(state.get("masked", False))  # files before the mask column: none
     fc.history_, fc.validation_ = state["history"], state["validation"]
     fc.transforms_ = None if state["transforms"] is None else \
         transform_from_dict(state["transforms"])
@@ -76,6 +79,7 @@ def load(cls, path):
     fc.series_ = SeriesSet(tuple(s["ids"]), index, [np.asarray(v) for v in s["values"]],
                            tuple(s["targets"]), tuple(s["covariates"]), s["freq"],
                            s["time_name"], s["id_name"])
+    fc.season_ = state.get("season") or default_season(fc.series_.freq)
     fc.tail_only_ = True
     return fc
 

@@ -9,9 +9,12 @@ How it works. ``fit`` reads the table with :func:`~seqnets.data.read_series`, ho
 last part of each series (``holdout``), fits one transform per series (differencing, then
 scaling) on the rest, and trains ONE model on the windows of every series together (inputs:
 the targets then the covariates; output: the first target). The held-out windows calibrate
-the MC-dropout intervals (:mod:`seqnets.intervals`). Nothing from the held-out period enters
-the scaling statistics or a training window. The model is not refitted on the held-out part
-afterwards: the calibration holds for the model that forecasts.
+the intervals (:mod:`seqnets.intervals`): nothing from the held-out period enters the scaling
+statistics or a training window of that first model. Then (``refit=True``, the default) the
+final model is trained anew, same recipe and seeds, on the windows of the whole series, so
+that the most recent steps, the ones that matter most for the forecast, are learnt too; its
+intervals keep the first model's calibration (a model that saw more data errs less, so the
+intervals err on the wide side). ``refit=False`` forecasts with the calibrated model itself.
 
 Dropout. A zoo model gets a :class:`~seqnets.layers.Dropout` layer (rate ``dropout``) before
 each of its layers but the first (normalisation layers excepted); a one-layer model
@@ -57,7 +60,9 @@ class Forecaster(WindowedForecasts):
         model: a zoo name with a sequence output (``"gru"``, ``"lstm"``, ``"seq2seq_rnn"``,
             ``"conv_gru"``, ``"wavenet"``, ``"wavenet_full"``, ...; ``"encoder_decoder"`` for
             ``direct``), a factory ``(input_size, outputs) -> nn.Module``, or a module.
-        window: input steps per forecast; horizon: steps ahead.
+        window: input steps per forecast, or several lengths (a tuple): an ensemble over
+            windows, ``ensemble`` members per length, combined by the median;
+            horizon: steps ahead.
         strategy: ``"seq2seq"`` (k values at every step, the chapter's best), ``"direct"``
             (k values from the last step only) or ``"recursive"`` (a one-step model iterated;
             univariate, no covariates).
@@ -78,10 +83,25 @@ class Forecaster(WindowedForecasts):
         short_series: ``"pad"`` (default): a series too short for a full training window (or
             for held-out origins) still trains and is forecast, its windows padded on the left
             with its first value (a warning names them; one too short to hold out origins
-            trains on all its steps and is not used for calibration); ``"refuse"``: such a
-            dataset is refused, naming the series.
+            trains on all its steps and is not used for calibration). Training windows then
+            start two steps into every series, padded the same way, and a model the
+            Forecaster builds (zoo name or factory) gets one more input column, 1 on real
+            steps and 0 on padded ones; ``"refuse"``: such a dataset is refused, naming the
+            series, and only full windows train.
         ensemble: train this many models (seeds ``seed``, ``seed + 1``, ...) on the same
             windows and forecast with the median of their outputs (one: a single model).
+        refit: after calibrating on the held-out part, train the final model anew on the
+            windows of the whole of every series (same recipe and seeds), so that it learns
+            the most recent steps too; the calibration scores of the first model stay.
+            ``False``: the model that was calibrated forecasts.
+        season: the season length, for the window level (``scale="window"``: the mean
+            absolute value over the last ``season`` steps) and the backtest's seasonal
+            naive; ``None``: from the frequency (12 monthly, 52 weekly, 7 daily, 24 hourly;
+            1, no season, for integer steps).
+        uncertainty: ``"mc_dropout"`` (intervals from MC-dropout passes, their spread
+            calibrated on the held-out errors) or ``"conformal"`` (one deterministic
+            forecast; per step ahead, the split-conformal quantile of the held-out absolute
+            errors, measured in each window's mean absolute step change; needs no dropout).
         seed: seeds initialisation, training and MC sampling.
         quiet: no training progress output.
     """
@@ -92,17 +112,20 @@ class Forecaster(WindowedForecasts):
                  difference: int | None = None,
                  dropout: float = 0.1, mc_samples: int = 100, holdout: float | int = 0.2,
                  model_options: dict | None = None, short_series: str = "pad",
-                 ensemble: int = 1, seed: int = 0, quiet: bool = True):
+                 ensemble: int = 1, refit: bool = True, uncertainty: str = "mc_dropout",
+                 season: int | None = None, seed: int = 0, quiet: bool = True):
         self.model, self.window, self.horizon, self.strategy = model, window, horizon, strategy
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.scale, self.loss, self.difference, self.dropout = scale, loss, difference, dropout
         self.mc_samples, self.holdout, self.model_options = mc_samples, holdout, model_options
         self.short_series, self.ensemble = short_series, ensemble
+        self.refit, self.uncertainty, self.season = refit, uncertainty, season
         self.seed, self.quiet = seed, quiet
 
     _PARAMS = ("model", "window", "horizon", "strategy", "epochs", "batch_size", "lr", "scale",
                "loss", "difference", "dropout", "mc_samples", "holdout", "model_options",
-               "short_series", "ensemble", "seed", "quiet")
+               "short_series", "ensemble", "refit", "uncertainty", "season", "seed",
+               "quiet")
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in self._PARAMS}
@@ -126,6 +149,28 @@ class Forecaster(WindowedForecasts):
         return PerSeries(Pipeline(steps)) if steps else None
 
     @property
+    def windows(self) -> tuple[int, ...]:
+        """The input windows of the ensemble's members (one for a single window)."""
+        return tuple(self.window) if isinstance(self.window, list | tuple) else (self.window,)
+
+    @property
+    def input_window(self) -> int:
+        """Steps read before each origin: the longest of the windows."""
+        return max(self.windows)
+
+    @property
+    def n_inputs_(self) -> int:
+        """Input columns of the model: targets, covariates, and the padding mask if any."""
+        return self.series_.values[0].shape[1] + int(self.masked_)
+
+    @property
+    def level_steps(self) -> int:
+        """Steps whose mean absolute value is a window's level (``scale="window"``): the
+        season (so that the level does not swing with it), or the whole window."""
+        season = self.season_ if hasattr(self, "season_") else (self.season or 1)
+        return min(self.input_window, season) if season > 1 else self.input_window
+
+    @property
     def differencing_lag(self) -> int:
         """The differencing lag (0 without differencing): steps read before the window."""
         return int(self.difference or 0)
@@ -138,7 +183,7 @@ class Forecaster(WindowedForecasts):
     def min_length(self) -> int:
         """The fewest steps a series needs to be fitted with these settings."""
         n_cal = 1 if isinstance(self.holdout, float) else int(self.holdout)
-        return (self.differencing_lag + self.window + self.outputs_per_step + self.horizon
+        return (self.differencing_lag + self.input_window + self.outputs_per_step + self.horizon
                 + n_cal - 1)
 
     def _fitted(self) -> None:
@@ -165,7 +210,7 @@ class Forecaster(WindowedForecasts):
         return self._fit_series(ss)
 
     def _fit_series(self, ss: SeriesSet) -> Forecaster:
-        need = self.differencing_lag + self.window + self.outputs_per_step
+        need = self.differencing_lag + self.input_window + self.outputs_per_step
         pad = self.short_series == "pad"
         cuts, padded = [], []
         for sid, length in zip(ss.ids, ss.lengths, strict=True):
@@ -185,37 +230,68 @@ class Forecaster(WindowedForecasts):
                             "use a shorter horizon or holdout")
         if padded:
             warnings.warn(f"{len(padded)} of {len(ss)} series have fewer than {need} training "
-                          f"steps (window {self.window} + {self.outputs_per_step} target "
+                          f"steps (window {self.input_window} + {self.outputs_per_step} target "
                           f"step(s)), e.g. {padded[:3]}: their windows are padded on the left "
                           "with their first value", stacklevel=3)
         self.series_, self.cuts_ = ss, tuple(cuts)
+        self.masked_ = pad and not isinstance(self.model, nn.Module)
+        self.season_ = self.season or backtesting.default_season(ss.freq)
         self.transforms_ = self._template()
         if self.transforms_ is not None:
             self.transforms_.fit([v[:c] for v, c in zip(ss.values, cuts, strict=True)])
-        n_features = ss.values[0].shape[1]
-        self.model_ = self._build(n_features, self.seed)
-        x, y = self.training_data()
-        fn = get_loss(self.loss)[1]
-        loss = fn if self.seq_out_ else last_step(fn)
-        members = []
-        for i in range(self.ensemble):  # each member its own seed; the first one's history
-            member = self.model_ if i == 0 else self._build(n_features, self.seed + i)
-            history = train(member, (x, y), epochs=self.epochs, batch_size=self.batch_size,
-                            lr=self.lr, loss=loss, seed=self.seed + i, quiet=self.quiet)
-            self.history_ = history.to_dict() if i == 0 else self.history_
-            members.append(member)
-        self.model_ = members[0] if len(members) == 1 else Ensemble(members)
+        self.model_ = self._build(self.n_inputs_, self.seed)  # fixes the output layout
+        self.model_ = self._train(*self.training_data(), record=True)
         origins = [np.arange(c, n - self.horizon + 1) for c, n in zip(cuts, ss.lengths,
                                                                         strict=True)]
+        self._calibrate(ss, origins)
+        self.holdout_model_ = self.model_  # the calibrated model, for holdout_forecasts
+        if self.refit:  # the final model also learns the held-out steps, the most recent
+            self.model_ = self._train(*self.training_data(upto=ss.lengths))
+        return self
+
+    def _train(self, x, y, record: bool = False) -> nn.Module:
+        """The model (or the ensemble's median) trained on the pairs ``(x, y)``: per window,
+        ``ensemble`` members (seeds ``seed``, ``seed + 1``, ...), each reading the last
+        ``window`` steps of the input windows."""
+        n_features = self.n_inputs_
+        fn = get_loss(self.loss)[1]
+        members, seed = [], self.seed
+        for w in self.windows:
+            xw = x[:, x.shape[1] - w:]
+            yw = y[:, y.shape[1] - len(range(self.align_[0], w, self.align_[1])):] \
+                if self.seq_out_ else y
+            for _ in range(self.ensemble):  # the first member's history is kept
+                member = self._build(n_features, seed, w)
+                history = train(member, (xw, yw), epochs=self.epochs, lr=self.lr,
+                                batch_size=self.batch_size, seed=seed, quiet=self.quiet,
+                                loss=fn if self.seq_out_ else last_step(fn))
+                if record and not members:
+                    self.history_ = history.to_dict()
+                members.append(member)
+                seed += 1
+        if len(members) == 1:
+            return members[0]
+        return Ensemble(members, windows=None if len(self.windows) == 1 else
+                        [w for w in self.windows for _ in range(self.ensemble)])
+
+    def _calibrate(self, ss: SeriesSet, origins: list[np.ndarray]) -> None:
+        """Held-out scores of the model trained before the cut: the conformity scores the
+        intervals are calibrated on, and the validation metrics."""
         paths = self._sample(ss, origins, self.seed)
         actual = self._actual(ss, origins)
         mean, sd = iv.spread(paths)
-        self.scores_ = iv.normalised_scores(actual, mean, sd) if self.dropout_ else None
+        if self.uncertainty == "conformal":
+            sd = self._local_scale(ss, origins)
+        self.scores_ = iv.normalised_scores(actual, mean, sd) if self.intervals_ else None
         self.validation_ = scores(actual, mean)
-        return self
 
-    def _build(self, n_features: int, seed: int) -> nn.Module:
-        k, w = self.outputs_per_step, self.window
+    @property
+    def intervals_(self) -> bool:
+        """Whether this fitted Forecaster gives intervals."""
+        return self.uncertainty == "conformal" or bool(self.dropout_)
+
+    def _build(self, n_features: int, seed: int, window: int | None = None) -> nn.Module:
+        k, w = self.outputs_per_step, self.input_window if window is None else window
         if isinstance(self.model, str):
             opts = dict(self.model_options or {})
             base = zoo.build(self.model, input_size=n_features, window=w, seed=seed,
@@ -227,7 +303,7 @@ class Forecaster(WindowedForecasts):
             model = copy.deepcopy(self.model)
         else:
             model = self.model(n_features, k)
-        self.seq_out_, self.align_ = validation.output_layout(self, model, n_features)
+        self.seq_out_, self.align_ = validation.output_layout(self, model, n_features, w)
         self.dropout_ = float(self.dropout) if iv.has_dropout(model) else 0.0
         return model
 
@@ -245,8 +321,9 @@ class Forecaster(WindowedForecasts):
             raise ConfigError(f"origins: one array per series ({len(series)}), got "
                               f"{len(origins)}")
         paths = self._sample(series, origins, self.seed if seed is None else seed)
-        bands = {(p, calibrated): self._bands(paths, (p,), calibrated)
-                 for p in levels for calibrated in (True, False)} if self.dropout_ else {}
+        kinds = (True,) if self.uncertainty == "conformal" else (True, False)
+        bands = {(p, calibrated): self._bands(paths, (p,), calibrated, series, origins)
+                 for p in levels for calibrated in kinds} if self.intervals_ else {}
         return OriginForecasts(self._actual(series, origins), paths, bands,
                                self._linear_baseline(series, origins))
 
@@ -276,7 +353,7 @@ class Forecaster(WindowedForecasts):
         ss = self.series_ if data is None else self.history(data, **read_options)
         origins = [np.array([n]) for n in ss.lengths]
         paths = self._sample(ss, origins, self.seed if seed is None else seed)
-        cols = self._bands(paths, levels, calibrated)
+        cols = self._bands(paths, levels, calibrated, ss, origins)
         pd = require_pandas()
         frame = pd.DataFrame({
             "id": np.repeat(np.array(ss.ids, dtype=object), self.horizon),
@@ -287,8 +364,9 @@ class Forecaster(WindowedForecasts):
         return frame
 
     def holdout_forecasts(self, intervals=(0.8, 0.95), calibrated: bool = True):
-        """Forecasts from every held-out origin (the calibration windows), with the seed used
-        for calibration: columns ``id``, ``origin`` (time of the first step ahead), ``step``,
+        """Forecasts from every held-out origin (the calibration windows) by the model that
+        was calibrated (trained before the held-out part, also with ``refit``), with the seed
+        used for calibration: columns ``id``, ``origin`` (time of the first step ahead), ``step``,
         ``time``, ``actual``, ``mean``, bounds."""
         self._fitted()
         ss = self.series_
@@ -297,8 +375,8 @@ class Forecaster(WindowedForecasts):
                               "held-out part")
         origins = [np.arange(c, n - self.horizon + 1) for c, n in zip(self.cuts_, ss.lengths,
                                                                         strict=True)]
-        cols = self._bands(self._sample(ss, origins, self.seed), iv.check_levels(intervals),
-                           calibrated)
+        paths = self._sample(ss, origins, self.seed, model=self.holdout_model_)
+        cols = self._bands(paths, iv.check_levels(intervals), calibrated, ss, origins)
         pd = require_pandas()
         h = self.horizon
         ids = np.concatenate([[sid] * len(o) for sid, o in zip(ss.ids, origins, strict=True)])
@@ -313,12 +391,16 @@ class Forecaster(WindowedForecasts):
         return frame
 
     def calibration(self, intervals=(0.8, 0.95)):
-        """Per level and step ahead: the raw (normal) and calibrated (conformal) half-widths
-        in MC standard deviations, and the share of held-out errors each interval covers."""
+        """Per level and step ahead: the calibrated (conformal) half-widths (in MC standard
+        deviations, or with ``uncertainty="conformal"`` in the window's mean absolute step
+        change), the raw normal ones (MC dropout only; NaN otherwise), and the share of
+        held-out errors each interval covers."""
         self._fitted()
         if self.scores_ is None:
-            raise ConfigError("no calibration: the model has no dropout")
-        return iv.calibration_table(self.scores_, intervals)
+            raise ConfigError("no calibration: the model has no dropout (set dropout > 0 or "
+                              "uncertainty='conformal')")
+        return iv.calibration_table(self.scores_, intervals,
+                                    raw=self.uncertainty == "mc_dropout")
 
     # -- backtesting ----------------------------------------------------------------------
 

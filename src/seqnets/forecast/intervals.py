@@ -34,7 +34,8 @@ from ..layers.core import BatchNormalization, Dense, Dropout, LayerNormalization
 from ..training.environment import seeded
 
 __all__ = ["bounds", "check_levels", "conformal_factor", "has_dropout", "level_name",
-           "mc_passes", "normal_factor", "normalised_scores", "spread", "with_dropout"]
+           "mc_passes", "normal_factor", "normalised_scores", "point_pass", "spread",
+           "with_dropout"]
 
 
 def check_levels(levels: float | Sequence[float]) -> tuple[float, ...]:
@@ -65,6 +66,17 @@ def mc_passes(forward: Callable[[], torch.Tensor], samples: int, model: torch.nn
     finally:
         model.train(was_training)
     return np.stack(out)
+
+
+def point_pass(forward: Callable[[], torch.Tensor], model: torch.nn.Module) -> np.ndarray:
+    """One call of ``forward()`` in inference mode (dropout off), as ``[1, ...]`` float64."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return forward().detach().cpu().double().numpy()[None]
+    finally:
+        model.train(was_training)
 
 
 def spread(paths: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
@@ -109,14 +121,15 @@ def bounds(mean: np.ndarray, sd: np.ndarray, factor) -> tuple[np.ndarray, np.nda
 # ----------------------------------------------------------------------------- dropout placement
 
 
-def calibration_table(scores: np.ndarray, levels):
+def calibration_table(scores: np.ndarray, levels, raw: bool = True):
     """Per level and step ahead, from held-out normalised errors ``scores`` ``[N, horizon]``:
-    the raw (normal) and calibrated (conformal) factors and the share of errors each covers."""
+    the raw (normal) and calibrated (conformal) factors and the share of errors each covers
+    (``raw=False``: scores with no normal interval behind them; raw columns NaN)."""
     from ..data.series import require_pandas
 
     rows = []
     for p in check_levels(levels):
-        z, q = normal_factor(p), conformal_factor(scores, p)
+        z, q = normal_factor(p) if raw else math.nan, conformal_factor(scores, p)
         for h in range(scores.shape[1]):
             s = scores[:, h]
             rows.append({"level": p, "step": h + 1, "raw_factor": z, "factor": q[h],

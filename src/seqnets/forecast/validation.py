@@ -18,13 +18,23 @@ from ..models import Sequential, zoo
 
 STRATEGIES = ("seq2seq", "direct", "recursive")
 LOSSES = ("mse", "mae", "huber")
+UNCERTAINTY = ("mc_dropout", "conformal")
 LEAST_TRAINING = 2  # steps (after differencing) a padded series keeps to train on
 
 
 def check_settings(fc) -> None:
     """Refuse a Forecaster's settings before any work: each named, with what it got."""
-    for name in ("window", "horizon", "batch_size", "mc_samples", "ensemble"):
+    for name in ("horizon", "batch_size", "mc_samples", "ensemble"):
         positive_int(getattr(fc, name), name)
+    if isinstance(fc.window, list | tuple):
+        if not fc.window or len(set(fc.window)) != len(fc.window):
+            raise ConfigError(f"window: one length, or several different ones for an "
+                              f"ensemble over windows, got {fc.window!r}")
+        if isinstance(fc.model, nn.Module):
+            raise ConfigError("several windows train one model per window: give a zoo name "
+                              "or a factory (input_size, outputs) -> module, not a module")
+    for w in fc.windows:
+        positive_int(w, "window")
     if fc.ensemble > 1 and isinstance(fc.model, nn.Module):
         raise ConfigError("ensemble > 1 trains several models from one recipe: give a zoo name "
                           "or a factory (input_size, outputs) -> module, not a module")
@@ -42,6 +52,11 @@ def check_settings(fc) -> None:
     if isinstance(fc.dropout, bool) or not isinstance(fc.dropout, int | float) \
             or not 0 <= fc.dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {fc.dropout!r}")
+    flag(fc.refit, "refit")
+    if fc.season is not None:
+        positive_int(fc.season, "season (None: from the frequency)")
+    if fc.uncertainty not in UNCERTAINTY:
+        raise ConfigError(f"uncertainty must be one of {UNCERTAINTY}, got {fc.uncertainty!r}")
     if fc.short_series not in ("pad", "refuse"):
         raise ConfigError(f"short_series must be 'pad' or 'refuse', got {fc.short_series!r}")
     h = fc.holdout
@@ -78,8 +93,9 @@ def check_lengths(fc, ss: SeriesSet, data: Any, pad: bool = False) -> None:
              for sid, n in zip(ss.ids, ss.lengths, strict=True) if n < need]
     if short:
         parts = ([f"differencing lag {fc.differencing_lag}"] if fc.differencing_lag else []) + \
-            [f"window {fc.window}", f"{fc.outputs_per_step} target step(s)",
-             f"{need - fc.differencing_lag - fc.window - fc.outputs_per_step} for the held-out "
+            [f"window {fc.input_window}", f"{fc.outputs_per_step} target step(s)",
+             f"{need - fc.differencing_lag - fc.input_window - fc.outputs_per_step} for the "
+             "held-out "
              f"origins of horizon {fc.horizon}"]
         where = (f" in '{ss.source}'" if ss.source else
                  " in the array" if isinstance(data, np.ndarray) else
@@ -89,15 +105,16 @@ def check_lengths(fc, ss: SeriesSet, data: Any, pad: bool = False) -> None:
                         "give more history, or use a shorter window, horizon or holdout")
 
 
-def output_layout(fc, model: nn.Module, n_features: int) -> tuple[bool, tuple[int, int]]:
+def output_layout(fc, model: nn.Module, n_features: int,
+                  window: int) -> tuple[bool, tuple[int, int]]:
     """Whether ``model`` outputs a sequence, and which input step each output step ends at,
     ``(first, stride)`` (``first + j * stride``: a strided 'valid' convolution first skips
     and thins); refuses a model whose outputs do not fit the strategy."""
     if hasattr(model, "compute_output_shape"):
-        shape = tuple(model.compute_output_shape((fc.window, n_features)))
+        shape = tuple(model.compute_output_shape((window, n_features)))
     else:
         with torch.no_grad():
-            shape = tuple(model(torch.zeros(1, fc.window, n_features)).shape[1:])
+            shape = tuple(model(torch.zeros(1, window, n_features)).shape[1:])
     seq_out = len(shape) == 2
     first, stride = 0, 1
     layers = list(model.layers) if isinstance(model, Sequential) else []
@@ -108,10 +125,10 @@ def output_layout(fc, model: nn.Module, n_features: int) -> tuple[bool, tuple[in
         raise ConfigError(f"the model outputs {shape[-1]} values per step, the strategy "
                           f"needs {fc.outputs_per_step}")
     if seq_out:
-        steps = len(range(first, fc.window, stride))
-        if shape[0] != steps or (fc.window - 1 - first) % stride:
+        steps = len(range(first, window, stride))
+        if shape[0] != steps or (window - 1 - first) % stride:
             raise ConfigError(f"the model's output steps do not end at the window's last "
-                              f"step (window {fc.window}, {shape[0]} output steps): for "
+                              f"step (window {window}, {shape[0]} output steps): for "
                               f"a strided first convolution pick a window with "
                               f"(window - {first + 1}) % {stride} == 0")
     elif fc.strategy == "seq2seq":
@@ -163,4 +180,4 @@ def check_history(fc, data: Any, **read_options) -> SeriesSet:
 
 def _least(fc) -> int:
     """Steps a forecast needs after the differencing lag: a window, or one padded."""
-    return fc.window if fc.short_series == "refuse" else 1
+    return fc.input_window if fc.short_series == "refuse" else 1

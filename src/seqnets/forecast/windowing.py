@@ -16,7 +16,8 @@ from ..errors import ConfigError
 from ..layers.ops.dispatch import default_threads, thread_count
 from ..models.baselines import LeastSquaresLinear
 from . import intervals as iv
-from .origins import left_pad, scale_windows
+from .origins import left_pad, local_scale, scale_windows
+from .validation import LEAST_TRAINING
 
 _BATCH = 8192  # origins per model call at inference (all of them, for any usual data set)
 
@@ -24,30 +25,36 @@ _BATCH = 8192  # origins per model call at inference (all of them, for any usual
 class WindowedForecasts:
     """Windows in, forecasts out; the machinery under :class:`~seqnets.forecast.Forecaster`."""
 
-    def training_data(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_data(self, upto=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's training pairs ``(X [n, window, F], Y)``, transformed: windows of the
-        training part of every series (none reaches into the held-out period)."""
+        training part of every series (none reaches into the held-out period), or with
+        ``upto`` (a length per series) of the first ``upto`` steps of each."""
         self._fitted()
         zs = self._transformed(self.series_)
-        parts = [self._pairs(z[:c - self.differencing_lag]) for z, c in zip(zs, self.cuts_,
+        ends = self.cuts_ if upto is None else upto
+        parts = [self._pairs(z[:c - self.differencing_lag]) for z, c in zip(zs, ends,
                                                                        strict=True)]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def _pairs(self, z: np.ndarray, seq: bool | None = None, k: int | None = None):
-        k = self.outputs_per_step if k is None else k
-        z, _ = left_pad(z, self.window + k)
-        seg = windows(torch.from_numpy(z), self.window + k)       # (n, W + k, F), a view
-        x = seg[:, :self.window]
+        k, w = self.outputs_per_step if k is None else k, self.input_window
+        # padded and masked, windows start LEAST_TRAINING steps in: short series train more
+        lead = w - LEAST_TRAINING if self.masked_ else 0
+        z, _ = left_pad(z, max(len(z) + lead, w + k), mask=self.masked_)
+        seg = windows(torch.from_numpy(z), self.input_window + k)       # (n, W + k, F), a view
+        x = seg[:, :self.input_window]
         if self.seq_out_ if seq is None else seq:
             first, stride = self.align_
             y = seg[:, 1:, 0].unfold(1, k, 1)[:, first::stride]   # (n, L, k)
         else:
-            y = seg[:, self.window:, 0]                             # (n, k)
+            y = seg[:, self.input_window:, 0]                       # (n, k)
         x, s = self._scale_in(x.contiguous())
         return x, (y if s is None else y / (s[:, :, None] if y.dim() == 3 else s)).contiguous()
 
     def _scale_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return scale_windows(x) if self.scale == "window" else (x, None)
+        if self.scale != "window":
+            return x, None
+        return scale_windows(x, self.level_steps, self.masked_)
 
     def _transformed(self, ss: SeriesSet) -> list[np.ndarray]:
         if self.transforms_ is None:
@@ -58,21 +65,22 @@ class WindowedForecasts:
 
     def _inputs(self, zs: list[np.ndarray], origins: list[np.ndarray]) -> torch.Tensor:
         """Windows ending just before each origin (the raw index of the first step ahead)."""
-        nh, w, parts = self.differencing_lag, self.window, []
+        nh, w, parts = self.differencing_lag, self.input_window, []
         for z, o in zip(zs, origins, strict=True):
             if not len(o):
-                parts.append(torch.empty(0, w, z.shape[1], dtype=torch.float32))
+                parts.append(torch.empty(0, w, z.shape[1] + self.masked_,
+                                         dtype=torch.float32))
                 continue
             short = max(0, nh + w - int(o.min()))  # steps missing before the first window
-            z, p = left_pad(z, len(z) + short)
+            z, p = left_pad(z, len(z) + short, mask=self.masked_)
             parts.append(windows(torch.from_numpy(z), w)[torch.as_tensor(o - nh - w + p)])
         return torch.cat(parts)
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, model) -> torch.Tensor:
         """``[N, horizon]`` in transformed space; one model call per batch of origins (per
         step ahead for ``recursive``)."""
         def once(xb):
-            out = torch.cat([self.model_(xb[i:i + _BATCH]) for i in range(0, len(xb), _BATCH)])
+            out = torch.cat([model(xb[i:i + _BATCH]) for i in range(0, len(xb), _BATCH)])
             return out[:, -1] if out.dim() == 3 else out
         if self.strategy != "recursive":
             return once(x)
@@ -80,15 +88,21 @@ class WindowedForecasts:
         for _ in range(self.horizon):
             nxt = once(x)[:, :1]                                     # (N, 1)
             steps.append(nxt)
-            x = torch.cat([x[:, 1:], nxt.unsqueeze(-1)], dim=1)
+            step = torch.cat([nxt, torch.ones_like(nxt)], 1) if self.masked_ else nxt
+            x = torch.cat([x[:, 1:], step.unsqueeze(1)], dim=1)  # a real step, fed back
         return torch.cat(steps, dim=1)
 
-    def _sample(self, ss: SeriesSet, origins: list[np.ndarray], seed: int | None) -> np.ndarray:
-        """MC-dropout sample paths in the series' units, ``[samples, N, horizon]``."""
+    def _sample(self, ss: SeriesSet, origins: list[np.ndarray], seed: int | None,
+                model=None) -> np.ndarray:
+        """MC-dropout sample paths in the series' units, ``[samples, N, horizon]`` (one path,
+        dropout off, without MC dropout), of ``model`` (default: the fitted one)."""
+        model = self.model_ if model is None else model
         x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
-        samples = self.mc_samples if self.dropout_ else 1
-        with thread_count(default_threads(self.model_)):
-            z = iv.mc_passes(lambda: self._forward(x), samples, self.model_, seed)
+        with thread_count(default_threads(model)):
+            if self.dropout_ and self.uncertainty == "mc_dropout":
+                z = iv.mc_passes(lambda: self._forward(x, model), self.mc_samples, model, seed)
+            else:
+                z = iv.point_pass(lambda: self._forward(x, model), model)
         return self._invert(ss, origins, z if s is None else z * s.numpy()[None])
 
     def _invert(self, ss: SeriesSet, origins: list[np.ndarray], z: np.ndarray) -> np.ndarray:
@@ -114,12 +128,28 @@ class WindowedForecasts:
                                [torch.as_tensor(o)][..., 0].double().numpy()
                                for v, o in zip(ss.values, origins, strict=True)])
 
-    def _bands(self, paths, levels, calibrated: bool) -> dict:
+    def _local_scale(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
+        """The unit conformal errors are measured in, per origin ``[N, 1]``: with
+        ``scale="window"`` the window's level (the model's own unit), else the window's mean
+        absolute step change (:func:`~seqnets.forecast.origins.local_scale`)."""
+        if self.scale == "window":
+            return self._scale_in(self._inputs(self._transformed(ss), origins))[1] \
+                .double().numpy()
+        return local_scale(ss.values, origins, self.input_window)
+
+    def _bands(self, paths, levels, calibrated: bool, ss=None, origins=None) -> dict:
+        """Mean and bounds per level; conformal intervals read the series before each
+        origin (``ss``, ``origins``) for their scale."""
         mean, sd = iv.spread(paths)
         cols = {"mean": mean}
-        if levels and not self.dropout_:
+        if levels and not self.intervals_:
             raise ConfigError("intervals come from MC dropout and this model has none: set "
-                              "dropout > 0, or pass intervals=()")
+                              "dropout > 0 or uncertainty='conformal', or pass intervals=()")
+        if levels and self.uncertainty == "conformal":
+            if not calibrated:
+                raise ConfigError("conformal intervals are calibrated by construction; "
+                                  "calibrated=False applies to uncertainty='mc_dropout'")
+            sd = self._local_scale(ss, origins)
         for p in levels:
             f = iv.conformal_factor(self.scores_, p) if calibrated else iv.normal_factor(p)
             cols[f"lower_{iv.level_name(p)}"], cols[f"upper_{iv.level_name(p)}"] = \
