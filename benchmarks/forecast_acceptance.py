@@ -58,10 +58,12 @@ from seqnets.plotting import backtest_errors
 SETUPS = {
     "co2_weekly": {"window": 104, "horizon": 13, "step": 52, "candidates": [
         {"model": "gru", "difference": 1}, {"model": "gru", "difference": 52},
-        {"model": "wavenet", "difference": 1}]},
+        {"model": "wavenet", "difference": 1},
+        {"model": "mlp", "strategy": "direct", "difference": 1}]},
     "elnino_monthly": {"window": 36, "horizon": 12, "step": 12, "candidates": [
         {"model": "gru", "difference": None}, {"model": "gru", "difference": 12},
-        {"model": "wavenet", "difference": None}]},
+        {"model": "wavenet", "difference": None},
+        {"model": "mlp", "strategy": "direct", "difference": None}]},
 }
 IMPUTER = {"window": 96, "units": 32, "layers": 2, "epochs": 30, "lr": 3e-3}
 SPEED_DATASET, SPEED_ORIGINS = "co2_weekly", 1000
@@ -86,19 +88,19 @@ def choose(name: str, setup: dict, folds: int, opts: dict) -> tuple[dict, list[d
     scores = []
     for cand in setup["candidates"]:
         start = time.perf_counter()
-        fc = sn.Forecaster(cand["model"], window=setup["window"], horizon=setup["horizon"],
-                           difference=cand["difference"], **opts).fit(df.iloc[:cut], fill=fill)
+        fc = sn.Forecaster(window=setup["window"], horizon=setup["horizon"],
+                           **{**opts, **cand}).fit(df.iloc[:cut], fill=fill)
         scores.append({**cand, "valid_mae": fc.validation_["mae"],
                        "seconds": time.perf_counter() - start})
         log(f"  candidate {cand}: held-out MAE {fc.validation_['mae']:.4g} "
             f"({scores[-1]['seconds']:.0f} s)")
     best = min(scores, key=lambda s: s["valid_mae"])
-    return {"model": best["model"], "difference": best["difference"]}, scores
+    return {k: v for k, v in best.items() if k not in ("valid_mae", "seconds")}, scores
 
 
 def backtest(name: str, setup: dict, choice: dict, folds: int, opts: dict) -> pd.DataFrame:
     df, fill = read(name)
-    params = dict(window=setup["window"], horizon=setup["horizon"], **choice, **opts)
+    params = dict(window=setup["window"], horizon=setup["horizon"], **{**opts, **choice})
     # backtest() refits per fold from get_params(); the full-data fit only hands it the
     # series, so it trains for 0 epochs and gets its epochs back before the folds run
     fc = sn.Forecaster(**{**params, "epochs": 0}).fit(df, fill=fill)
@@ -141,9 +143,9 @@ def speed(choice: dict, opts: dict) -> dict:
     """Seconds for 1,000 origins through the Forecaster vs one batched predict call."""
     setup = SETUPS[SPEED_DATASET]
     df, fill = read(SPEED_DATASET)
-    fc = sn.Forecaster(choice["model"], window=setup["window"], horizon=setup["horizon"],
-                       difference=choice["difference"], holdout=SPEED_ORIGINS,
-                       **{**opts, "epochs": 1, "mc_samples": 1}).fit(df, fill=fill)
+    fc = sn.Forecaster(window=setup["window"], horizon=setup["horizon"],
+                       **{**opts, "epochs": 1, "mc_samples": 1, **choice,
+                          "holdout": SPEED_ORIGINS}).fit(df, fill=fill)
     ss = fc.series_
     origins = [np.arange(fc.cuts_[0], ss.lengths[0] - fc.horizon + 1)]
     assert len(origins[0]) == SPEED_ORIGINS

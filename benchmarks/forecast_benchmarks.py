@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 QUANTILES = {0.025: "lower_95", 0.1: "lower_80", 0.5: "mean", 0.9: "upper_80",
              0.975: "upper_95"}
 SEASON = 12
+AUTO: list = []  # the choice table of a model='auto' run
 
 
 def tools_side(python: str, dataset: str) -> dict:
@@ -77,6 +78,9 @@ def seqnets_side(series: list[dict], horizon: int, args: argparse.Namespace) -> 
             bands = {**result.bands[(0.8, calibrated)], **result.bands[(0.95, calibrated)]}
             out[name] = {"seconds": seconds, "mean": result.mean.tolist(),
                          **{k: v.tolist() for k, v in bands.items() if k != "mean"}}
+    if hasattr(fc, "auto_"):
+        print("model='auto' chose:\n" + fc.auto_.to_string(index=False), flush=True)
+        AUTO.append(fc.auto_.assign(window=fc.auto_["window"].astype(str)).to_dict("records"))
     return {**out, "seqnets linear": {"seconds": seconds, "mean": result.linear.tolist()}}
 
 
@@ -130,7 +134,8 @@ def main() -> None:
     p.add_argument("--mc-samples", type=int, default=100)
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--season", type=int, default=SEASON, help="the Forecaster's season")
-    p.add_argument("--uncertainty", choices=("mc_dropout", "conformal"), default="mc_dropout")
+    p.add_argument("--uncertainty", choices=("mc_dropout", "conformal", "quantile"),
+                   default="mc_dropout")
     p.add_argument("--no-refit", action="store_true", help="forecast with the calibrated model")
     p.add_argument("--ensemble", type=int, default=1, help="models combined by the median")
     p.add_argument("--seed", type=int, default=0)
@@ -151,7 +156,8 @@ def main() -> None:
         settings = {k: v for k, v in vars(args).items() if k not in ("out",)}
         Path(args.out).write_text(json.dumps({"dataset": args.dataset, "settings": settings,
                                               "series": len(series), "horizon": horizon,
-                                              "rows": rows, "command": " ".join(sys.argv)},
+                                              "rows": rows, "auto": AUTO[0] if AUTO else None,
+                                              "command": " ".join(sys.argv)},
                                              indent=1) + "\n", encoding="utf-8")
 
 

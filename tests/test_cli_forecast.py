@@ -63,6 +63,28 @@ def test_forecast_from_newer_data_starts_after_its_end(trained, tmp_path):
     assert fc["time"][0] == pd.Timestamp("2000-03-11")
 
 
+def test_train_auto_reports_its_choice_and_saves_the_chosen_recipe(tmp_path, capsys):
+    data = write(tmp_path, frame())
+    out = tmp_path / "auto"
+    assert main(["train", "--data", data, "--out", str(out), "--model", "auto", "--horizon",
+                 "3", "--epochs", "1", "--units", "4", "--batch-size", "64", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "mlp over windows" in text and "gru seq2seq" in text and "chosen" in text
+    assert Forecaster.load(out).model in ("mlp", "gru")
+
+
+def test_train_with_the_recipe_flags(tmp_path):
+    data = write(tmp_path, frame())
+    out = tmp_path / "recipe"
+    assert main(["train", "--data", data, "--out", str(out), "--model", "mlp", "--strategy",
+                 "direct", "--window", "6,9", "--horizon", "3", "--epochs", "1", "--scale",
+                 "window", "--loss", "mae", "--ensemble", "2", "--uncertainty", "conformal",
+                 "--dropout", "0", "--quiet"]) == 0
+    fc = Forecaster.load(out)
+    assert fc.windows == (6, 9) and fc.ensemble == 2 and fc.uncertainty == "conformal"
+    assert fc.model_.windows == [6, 6, 9, 9]
+
+
 def test_train_without_data_uses_the_first_shipped_dataset(tmp_path, capsys):
     args = ["--window", "8", "--horizon", "2", "--epochs", "1", "--units", "2",
             "--mc-samples", "2", "--quiet"]
@@ -202,6 +224,8 @@ def test_forecast_refuses_bad_levels_and_other_series(trained, tmp_path, capsys)
 @pytest.mark.parametrize("args, message", [
     (["--horizon", "0"], "horizon must be a positive integer"),
     (["--model", "linear"], "has a fixed output size"),
+    (["--window", "8,8"], "several different ones"),
+    (["--ensemble", "0"], "ensemble must be a positive integer"),
     (["--dataset", "nope"], "no dataset 'nope'"),
     (["--dataset", "elnino_monthly", "--id", "store"], "describe a --data file"),
 ])
@@ -220,3 +244,10 @@ def test_data_and_dataset_together_are_a_usage_error(capsys):
         main(["train", "--data", "a.csv", "--dataset", "co2_weekly", "--out", "x"])
     assert info.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_window_that_is_not_a_list_of_lengths_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--window", "8,x", "--out", "x"])
+    assert info.value.code == 2
+    assert "several such as 18,27,36" in capsys.readouterr().err

@@ -259,8 +259,16 @@ def test_predict_after_newer_history_of_the_same_series(fitted, monkeypatch):
         fitted.predict(interval=0.9)  # a misspelt argument is not silently ignored
 
 
-def test_each_backtest_fold_trains_on_the_data_before_its_cut_only(monkeypatch):
-    fc = Forecaster("gru", holdout=3, **SMALL).fit(table(), id="store")
+@pytest.mark.parametrize("recipe, fits_per_fold", [
+    ({"model": "gru"}, 1),
+    ({"model": "gru", "ensemble": 2}, 1),
+    ({"model": "mlp", "strategy": "direct", "window": (6, 12)}, 1),
+    ({"model": "auto"}, 3),                  # the auto fit and one per candidate inside it
+])
+def test_each_backtest_fold_trains_on_the_data_before_its_cut_only(monkeypatch, recipe,
+                                                                    fits_per_fold):
+    settings = {**SMALL, **recipe}
+    fc = Forecaster(settings.pop("model"), holdout=3, **settings).fit(table(), id="store")
     seen = []
     fit_series = Forecaster._fit_series
 
@@ -271,9 +279,9 @@ def test_each_backtest_fold_trains_on_the_data_before_its_cut_only(monkeypatch):
     monkeypatch.setattr(Forecaster, "_fit_series", record)
     folds, step = 3, 2
     fc.backtest(folds=folds, step=step)
-    assert len(seen) == folds
-    for k, part in enumerate(seen):
-        cut = N - H - (folds - k) * step + 1        # the fold's first forecast origin
+    assert len(seen) == folds * fits_per_fold
+    for i, part in enumerate(seen):
+        cut = N - H - (folds - i // fits_per_fold) * step + 1   # the fold's first origin
         assert part.lengths == (cut, cut)
         for full, mine in zip(fc.series_.values, part.values, strict=True):
             np.testing.assert_array_equal(mine, full[:cut])  # a prefix: nothing after the cut

@@ -155,3 +155,98 @@ def test_the_window_level_is_over_the_last_season_and_the_real_steps():
     monthly = Forecaster("mlp", window=24, season=12)
     assert monthly.level_steps == 12
     assert Forecaster("mlp", window=24).level_steps == 24               # integer steps
+
+
+def test_auto_chooses_the_best_candidate_on_the_held_out_part_and_says_so(tmp_path):
+    fc = Forecaster("auto", horizon=4, epochs=2, batch_size=64, holdout=6).fit(table(),
+                                                                               id="id")
+    table_ = fc.auto_
+    assert list(table_["candidate"]) == ["mlp over windows", "gru seq2seq"]
+    assert table_["chosen"].sum() == 1
+    best = table_.loc[table_["chosen"]].iloc[0]
+    assert best["mase"] == table_["mase"].min()
+    assert fc.get_params()["model"] == "auto"          # as given: a backtest chooses anew
+    assert fc.settings()["model"] == best["model"] == fc.model
+    assert fc.refit and fc.model_ is not fc.holdout_model_
+    again = Forecaster.load(fc.save(tmp_path / "auto"))
+    assert again.model == fc.model                     # the chosen recipe is what is saved
+    pd.testing.assert_frame_equal(fc.predict(), again.predict())
+
+
+def test_auto_scores_each_series_by_its_own_seasonal_naive_error():
+    from seqnets.forecast.auto import _scores
+
+    fc = fit(window=8, strategy="direct", holdout=6)
+    frame = fc.holdout_forecasts(intervals=())
+    got = _scores(fc, frame)
+    expect = []
+    for sid, v, c in zip(fc.series_.ids, fc.series_.values, fc.cuts_, strict=True):
+        y = v[:c, 0]
+        part = frame[frame["id"] == sid]
+        expect.append(np.abs(part["actual"] - part["mean"]) / np.mean(np.abs(y[1:] - y[:-1])))
+    np.testing.assert_allclose(got["mase"], np.mean(np.concatenate(expect)))
+
+
+# ----------------------------------------------------------------------------- quantiles
+
+
+def test_the_pinball_loss_by_hand_and_its_minimiser_is_the_quantile():
+    from seqnets.forecast.quantiles import pinball
+
+    loss = pinball((0.1, 0.9))
+    out = torch.tensor([[1.0, 3.0, 0.0, 5.0]])        # step 1: q10 1, q90 3; step 2: 0, 5
+    y = torch.tensor([[2.0, -1.0]])
+    # step 1: d = 2 - 1, 2 - 3 -> 0.1 * 1, 0.1 * 1; step 2: d = -1, -6 -> 0.9 * 1, 0.1 * 6
+    torch.testing.assert_close(loss(out, y), torch.tensor((0.1 + 0.1 + 0.9 + 0.6) / 4))
+    sample = torch.linspace(0, 1, 101)[:, None]          # uniform: the 0.9-quantile is 0.9
+    grid = torch.linspace(0, 1, 201)
+    one = pinball((0.9,))
+    best = grid[torch.stack([one(torch.full_like(sample, g), sample) for g in grid]).argmin()]
+    assert abs(float(best) - 0.9) <= 0.01
+
+
+@pytest.mark.parametrize("model, strategy", [("mlp", "direct"), ("gru", "seq2seq")])
+def test_quantile_forecasts_are_monotone_and_calibrated_on_the_held_out_part(model, strategy):
+    fc = fit(model=model, window=8, strategy=strategy, scale="window", dropout=0.0,
+             uncertainty="quantile", holdout=6, epochs=3)
+    for calibrated in (False, True):
+        out = fc.predict(calibrated=calibrated)
+        cols = ["lower_95", "lower_80", "mean", "upper_80", "upper_95"]
+        assert (np.diff(out[cols].to_numpy(), axis=1) >= 0).all()   # never crossing
+    frame = fc.holdout_forecasts()
+    for name, level in (("80", 0.8), ("95", 0.95)):
+        slack = 1e-9 * frame["actual"].abs()
+        inside = (frame["actual"] >= frame[f"lower_{name}"] - slack) & \
+            (frame["actual"] <= frame[f"upper_{name}"] + slack)
+        assert (inside.groupby(frame["step"]).mean() >= level).all()
+    result = fc.forecast_origins(fc.series_, [np.array([50]), np.array([50]), np.array([50])])
+    np.testing.assert_array_equal(result.mean, result.paths[2])      # the median, not a mean
+    assert result.paths.shape[0] == 5                                # the quantiles
+
+
+def test_quantile_settings_that_cannot_work_are_refused():
+    with pytest.raises(ConfigError, match="quantiles of differences"):
+        fit(window=8, strategy="direct", uncertainty="quantile", difference=1)
+    with pytest.raises(ConfigError, match="quantiles of differences"):
+        fit(model="gru", window=8, strategy="recursive", uncertainty="quantile")
+    fc = fit(window=8, strategy="direct", scale="window", uncertainty="quantile")
+    with pytest.raises(ConfigError, match="quantile intervals exist for the levels"):
+        fc.predict(intervals=(0.9,))
+
+
+def test_wql_by_hand_and_in_the_backtest():
+    from seqnets.forecast import metrics
+
+    y = np.array([[2.0, 4.0]])
+    # q 0.5 at 3, 3: pinball 0.5 * 1 each -> 2 * 1 / 6; q 0.9 at 5, 5: 0.1 * 3 + 0.1 * 1
+    got = metrics.wql(y, {0.5: np.array([[3.0, 3.0]]), 0.9: np.array([[5.0, 5.0]])})
+    assert got == pytest.approx((2 * 1.0 / 6 + 2 * 0.4 / 6) / 2)
+    with pytest.raises(ConfigError, match="at least one quantile"):
+        metrics.wql(y, {})
+    with pytest.raises(ConfigError, match="quantile levels"):
+        metrics.wql(y, {1.5: y})
+    fc = fit(window=8, strategy="direct", scale="window", uncertainty="quantile", epochs=2)
+    folds = fc.backtest(folds=2)
+    model = folds[folds["method"] == "model"]
+    assert model["wql"].notna().all() and (model["width_95"] > model["width_80"]).all()
+    assert folds.loc[folds["method"] == "naive", "width_80"].isna().all()

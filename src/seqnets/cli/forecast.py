@@ -24,6 +24,17 @@ def _levels(text: str) -> tuple[float, ...]:
                                          f"'none'), got {text!r}") from None
 
 
+def _windows(text: str) -> int | tuple[int, ...]:
+    try:
+        parts = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"window: a length such as 32, or several such as "
+                                         f"18,27,36, got {text!r}") from None
+    if not parts:
+        raise argparse.ArgumentTypeError("window: give at least one length")
+    return parts[0] if len(parts) == 1 else parts
+
+
 def _frequency(text: str) -> str | int:
     return int(text) if text.strip().isdigit() else text.strip()
 
@@ -73,8 +84,12 @@ def _forecaster(args: argparse.Namespace):
     from ..forecast import Forecaster
 
     return Forecaster(args.model, window=args.window, horizon=args.horizon, epochs=args.epochs,
+                      strategy=args.strategy, batch_size=args.batch_size, loss=args.loss,
+                      scale={"series": True, "window": "window", "none": False}[args.scale],
                       difference=args.difference, dropout=args.dropout,
                       mc_samples=args.mc_samples, short_series=args.short_series,
+                      ensemble=args.ensemble, refit=not args.no_refit,
+                      uncertainty=args.uncertainty, season=getattr(args, "season", None),
                       seed=args.seed, quiet=args.quiet,
                       model_options={"units": args.units} if args.units else None)
 
@@ -85,7 +100,10 @@ def train(args: argparse.Namespace) -> int:
     fc = _forecaster(args).fit(data, **options)
     folder = fc.save(args.out)
     scores = ", ".join(f"{k} {v:.4g}" for k, v in fc.validation_.items())
-    print(f"Trained {args.model} (window {args.window}, horizon {args.horizon}, "
+    if hasattr(fc, "auto_"):
+        print("auto: held-out scores of each recipe\n" +
+              fc.auto_.drop(columns="seconds").to_string(index=False))
+    print(f"Trained {fc.model} (window {fc.window}, horizon {args.horizon}, "
           f"{args.epochs} epochs) on {fc.series_.describe()}")
     print(f"Held-out scores: {scores}")
     print(f"Saved: {folder}/")
@@ -209,8 +227,25 @@ def _add_data(p: argparse.ArgumentParser, covariates: bool = True, fill: bool = 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="gru", help="a zoo model with a sequence output "
-                   "(gru, lstm, seq2seq_rnn, conv_gru, wavenet, ...; default gru)")
-    p.add_argument("--window", type=int, default=32, help="input steps (default 32)")
+                   "(gru, lstm, seq2seq_rnn, conv_gru, wavenet, ...; default gru), mlp or "
+                   "encoder_decoder with --strategy direct, or auto (a few recipes tried on "
+                   "the held-out part, the best kept)")
+    p.add_argument("--window", type=_windows, default=32, metavar="N[,N...]",
+                   help="input steps (default 32); several (18,27,36): an ensemble over "
+                   "windows")
+    p.add_argument("--strategy", choices=("seq2seq", "direct", "recursive"),
+                   default="seq2seq", help="how the model forecasts (default seq2seq)")
+    p.add_argument("--scale", choices=("series", "window", "none"), default="series",
+                   help="standardise each series (default), scale each window by its level, "
+                   "or neither")
+    p.add_argument("--loss", choices=("mse", "mae", "huber"), default="mse")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--ensemble", type=int, default=1, metavar="N",
+                   help="models per window, combined by the median (default 1)")
+    p.add_argument("--uncertainty", choices=("mc_dropout", "conformal"), default="mc_dropout",
+                   help="intervals from MC dropout (default) or conformal on the errors")
+    p.add_argument("--no-refit", action="store_true",
+                   help="forecast with the calibrated model, not one refitted on everything")
     p.add_argument("--horizon", type=int, default=8, help="steps ahead (default 8)")
     p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     p.add_argument("--difference", type=int, default=None, metavar="LAG",

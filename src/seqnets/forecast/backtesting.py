@@ -46,8 +46,11 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
              intervals=(0.8, 0.95), per_step: bool = False):
     """One row per fold and method: ``fold``, ``method``, ``origins`` (forecasts scored),
     ``mae``, ``rmse``, ``smape``, ``mase`` (scaled by the seasonal naive error on each series'
-    training part), and for the model ``coverage_<level>`` (calibrated) and
-    ``raw_coverage_<level>`` (raw MC dropout); NaN for the baselines. ``per_step=True``: one
+    training part), ``wql`` (the weighted quantile loss over the forecast as the median and
+    the calibrated bounds as quantiles; a point forecast's is its MAE over the mean |y|),
+    and for the model ``coverage_<level>`` (calibrated), ``raw_coverage_<level>`` (raw)
+    and ``width_<level>`` (the calibrated interval's mean width over the mean |actual|);
+    NaN for the baselines. Per fold, each is the mean over the horizon steps. ``per_step=True``: one
     row per fold, method and horizon step (column ``step``, 1 = one step ahead) instead;
     :func:`per_fold` turns that frame into the default one."""
     if not hasattr(fc, "model_"):
@@ -126,6 +129,7 @@ def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: in
                    "rmse": metrics.rmse(actual[:, at], pred[:, at]),
                    "smape": metrics.smape(actual[:, at], pred[:, at]),
                    "mase": metrics.mase(actual[:, at], pred[:, at], scale)}
+            quantiles = {0.5: pred[:, at]}
             for p in levels:
                 name = iv.level_name(p)
                 for prefix, calibrated in (("", True), ("raw_", False)):
@@ -133,5 +137,13 @@ def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: in
                     row[f"{prefix}coverage_{name}"] = np.nan if band is None else \
                         metrics.coverage(actual[:, at], band[f"lower_{name}"][:, at],
                                          band[f"upper_{name}"][:, at])
+                band = bands.get((p, True))
+                row[f"width_{name}"] = np.nan if band is None else float(
+                    np.mean(band[f"upper_{name}"][:, at] - band[f"lower_{name}"][:, at])
+                    / max(np.mean(np.abs(actual[:, at])), 1e-12))
+                if band is not None:
+                    quantiles[(1 - p) / 2] = band[f"lower_{name}"][:, at]
+                    quantiles[(1 + p) / 2] = band[f"upper_{name}"][:, at]
+            row["wql"] = metrics.wql(actual[:, at], quantiles)
             rows.append(row)
     return rows

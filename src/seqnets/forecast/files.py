@@ -27,7 +27,7 @@ def save(fc, path) -> Path:
     ss, keep = fc.series_, int(fc.difference or 0) + fc.input_window  # what predict reads
     pd = require_pandas()
     dated = isinstance(ss.index[0], pd.DatetimeIndex)
-    params = fc.get_params()
+    params = fc.settings()  # the recipe in force (the chosen one after model='auto')
     params["model"] = fc.model if isinstance(fc.model, str) else None
     state = {
         "format": FORMAT, "format_version": 1, "params": params,

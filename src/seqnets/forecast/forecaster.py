@@ -42,8 +42,9 @@ from ..models import Sequential, zoo
 from ..models.ensemble import Ensemble
 from ..training import fit as train
 from ..training.losses import get_loss
-from . import backtesting, files, validation
+from . import auto, backtesting, files, validation
 from . import intervals as iv
+from . import quantiles as qt
 from .origins import OriginForecasts, last_step, scores
 from .windowing import WindowedForecasts
 
@@ -58,8 +59,12 @@ class Forecaster(WindowedForecasts):
 
     Args:
         model: a zoo name with a sequence output (``"gru"``, ``"lstm"``, ``"seq2seq_rnn"``,
-            ``"conv_gru"``, ``"wavenet"``, ``"wavenet_full"``, ...; ``"encoder_decoder"`` for
-            ``direct``), a factory ``(input_size, outputs) -> nn.Module``, or a module.
+            ``"conv_gru"``, ``"wavenet"``, ``"wavenet_full"``, ...; ``"encoder_decoder"`` and
+            ``"mlp"`` for ``direct``), a factory ``(input_size, outputs) -> nn.Module``, a
+            module, or ``"auto"``: a few recipes (:mod:`~seqnets.forecast.auto`) tried on
+            the held-out part, the best by MASE kept (its settings replace window,
+            strategy, scale, loss, dropout and uncertainty; ``auto_`` is the table of what
+            each scored and which was chosen).
         window: input steps per forecast, or several lengths (a tuple): an ensemble over
             windows, ``ensemble`` members per length, combined by the median;
             horizon: steps ahead.
@@ -99,9 +104,14 @@ class Forecaster(WindowedForecasts):
             naive; ``None``: from the frequency (12 monthly, 52 weekly, 7 daily, 24 hourly;
             1, no season, for integer steps).
         uncertainty: ``"mc_dropout"`` (intervals from MC-dropout passes, their spread
-            calibrated on the held-out errors) or ``"conformal"`` (one deterministic
+            calibrated on the held-out errors), ``"conformal"`` (one deterministic
             forecast; per step ahead, the split-conformal quantile of the held-out absolute
-            errors, measured in each window's mean absolute step change; needs no dropout).
+            errors, in each window's unit: its level with ``scale="window"``, else its mean
+            absolute step change; needs no dropout) or ``"quantile"`` (the model emits the
+            quantiles :data:`~seqnets.forecast.quantiles.QUANTILES` per step, trained on the
+            pinball loss instead of ``loss``; the median is the forecast; the 80% and 95%
+            intervals are calibrated on the held-out part by CQR; ``calibrated=False``
+            gives the raw quantiles; no differencing, no ``recursive``).
         seed: seeds initialisation, training and MC sampling.
         quiet: no training progress output.
     """
@@ -128,6 +138,11 @@ class Forecaster(WindowedForecasts):
                "quiet")
 
     def get_params(self) -> dict:
+        """The settings as given (``model="auto"`` stays ``"auto"`` after fitting)."""
+        return dict(self.requested_) if hasattr(self, "requested_") else self.settings()
+
+    def settings(self) -> dict:
+        """The settings in force: after ``model="auto"``, those of the chosen recipe."""
         return {k: getattr(self, k) for k in self._PARAMS}
 
     def __repr__(self) -> str:
@@ -138,42 +153,10 @@ class Forecaster(WindowedForecasts):
     def _check(self) -> None:
         validation.check_settings(self)
 
-    @property
-    def outputs_per_step(self) -> int:
-        """Values the model emits per step: 1 for ``recursive``, else ``horizon``."""
-        return 1 if self.strategy == "recursive" else self.horizon
-
     def _template(self):
         steps = ([Difference(self.difference)] if self.difference else []) + \
             ([Scaler()] if self.scale is True else [])
         return PerSeries(Pipeline(steps)) if steps else None
-
-    @property
-    def windows(self) -> tuple[int, ...]:
-        """The input windows of the ensemble's members (one for a single window)."""
-        return tuple(self.window) if isinstance(self.window, list | tuple) else (self.window,)
-
-    @property
-    def input_window(self) -> int:
-        """Steps read before each origin: the longest of the windows."""
-        return max(self.windows)
-
-    @property
-    def n_inputs_(self) -> int:
-        """Input columns of the model: targets, covariates, and the padding mask if any."""
-        return self.series_.values[0].shape[1] + int(self.masked_)
-
-    @property
-    def level_steps(self) -> int:
-        """Steps whose mean absolute value is a window's level (``scale="window"``): the
-        season (so that the level does not swing with it), or the whole window."""
-        season = self.season_ if hasattr(self, "season_") else (self.season or 1)
-        return min(self.input_window, season) if season > 1 else self.input_window
-
-    @property
-    def differencing_lag(self) -> int:
-        """The differencing lag (0 without differencing): steps read before the window."""
-        return int(self.difference or 0)
 
     def _n_cal(self, length: int) -> int:
         if isinstance(self.holdout, float):
@@ -210,6 +193,8 @@ class Forecaster(WindowedForecasts):
         return self._fit_series(ss)
 
     def _fit_series(self, ss: SeriesSet) -> Forecaster:
+        if self.model == "auto":
+            return self._fit_auto(ss)
         need = self.differencing_lag + self.input_window + self.outputs_per_step
         pad = self.short_series == "pad"
         cuts, padded = [], []
@@ -249,12 +234,24 @@ class Forecaster(WindowedForecasts):
             self.model_ = self._train(*self.training_data(upto=ss.lengths))
         return self
 
+    def _fit_auto(self, ss: SeriesSet) -> Forecaster:
+        """``model="auto"``: the best candidate on the held-out part (:mod:`~seqnets.
+        forecast.auto`), its settings and fitted state adopted, then refitted on all."""
+        requested = self.get_params()
+        chosen, self.auto_ = auto.choose(self, ss)
+        table = self.auto_
+        self.__dict__.update(chosen.__dict__)
+        self.requested_, self.auto_, self.refit = requested, table, requested["refit"]
+        if self.refit:
+            self.model_ = self._train(*self.training_data(upto=ss.lengths))
+        return self
+
     def _train(self, x, y, record: bool = False) -> nn.Module:
         """The model (or the ensemble's median) trained on the pairs ``(x, y)``: per window,
         ``ensemble`` members (seeds ``seed``, ``seed + 1``, ...), each reading the last
         ``window`` steps of the input windows."""
         n_features = self.n_inputs_
-        fn = get_loss(self.loss)[1]
+        fn = qt.pinball() if self.uncertainty == "quantile" else get_loss(self.loss)[1]
         members, seed = [], self.seed
         for w in self.windows:
             xw = x[:, x.shape[1] - w:]
@@ -280,18 +277,22 @@ class Forecaster(WindowedForecasts):
         paths = self._sample(ss, origins, self.seed)
         actual = self._actual(ss, origins)
         mean, sd = iv.spread(paths)
-        if self.uncertainty == "conformal":
-            sd = self._local_scale(ss, origins)
-        self.scores_ = iv.normalised_scores(actual, mean, sd) if self.intervals_ else None
+        if self.uncertainty == "quantile":
+            mean = paths[qt.MEDIAN]
+            self.scores_ = qt.cqr_scores(actual, paths, self._local_scale(ss, origins))
+        else:
+            if self.uncertainty == "conformal":
+                sd = self._local_scale(ss, origins)
+            self.scores_ = iv.normalised_scores(actual, mean, sd) if self.intervals_ else None
         self.validation_ = scores(actual, mean)
 
     @property
     def intervals_(self) -> bool:
         """Whether this fitted Forecaster gives intervals."""
-        return self.uncertainty == "conformal" or bool(self.dropout_)
+        return self.uncertainty in ("conformal", "quantile") or bool(self.dropout_)
 
     def _build(self, n_features: int, seed: int, window: int | None = None) -> nn.Module:
-        k, w = self.outputs_per_step, self.input_window if window is None else window
+        k, w = self.model_outputs, self.input_window if window is None else window
         if isinstance(self.model, str):
             opts = dict(self.model_options or {})
             base = zoo.build(self.model, input_size=n_features, window=w, seed=seed,
@@ -325,7 +326,8 @@ class Forecaster(WindowedForecasts):
         bands = {(p, calibrated): self._bands(paths, (p,), calibrated, series, origins)
                  for p in levels for calibrated in kinds} if self.intervals_ else {}
         return OriginForecasts(self._actual(series, origins), paths, bands,
-                               self._linear_baseline(series, origins))
+                               self._linear_baseline(series, origins),
+                               paths[qt.MEDIAN] if self.uncertainty == "quantile" else None)
 
     def history(self, data: Any, **read_options) -> SeriesSet:
         """Newer history of the series the model was trained on (a table, file or
@@ -399,6 +401,8 @@ class Forecaster(WindowedForecasts):
         if self.scores_ is None:
             raise ConfigError("no calibration: the model has no dropout (set dropout > 0 or "
                               "uncertainty='conformal')")
+        if self.uncertainty == "quantile":
+            return qt.quantile_table(self.scores_, intervals)
         return iv.calibration_table(self.scores_, intervals,
                                     raw=self.uncertainty == "mc_dropout")
 

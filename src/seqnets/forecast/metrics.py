@@ -84,3 +84,22 @@ def coverage(y, lower, upper) -> float:
     a, lo = _pair(y, lower)
     _, hi = _pair(y, upper)
     return float(np.mean((a >= lo) & (a <= hi)))
+
+
+def wql(y, quantiles: dict) -> float:
+    """Weighted quantile loss: the mean over the quantile levels ``q`` of
+    ``2 · Σ pinball_q(y, forecast_q) / Σ |y|``, with ``quantiles`` ``{q: forecast}`` (each
+    shaped like ``y``). 0 is perfect; a point forecast alone (``{0.5: f}``) scores its MAE
+    over the mean |y|."""
+    if not quantiles:
+        raise ConfigError("wql needs at least one quantile forecast, as {level: forecast}")
+    a = np.asarray(y, dtype=np.float64)
+    total = np.abs(a).sum()
+    losses = []
+    for q, f in quantiles.items():
+        if not 0 < q < 1:
+            raise ConfigError(f"quantile levels must be in (0, 1), got {q!r}")
+        _, b = _pair(a, f)
+        d = a - b
+        losses.append(2 * np.maximum(q * d, (q - 1) * d).sum() / total if total > 0 else 0.0)
+    return float(np.mean(losses))

@@ -22,10 +22,11 @@ class OriginForecasts:
     paths: np.ndarray
     bands: dict
     linear: np.ndarray
+    point: np.ndarray | None = None   # the forecast, where it is not the paths' mean
 
     @property
     def mean(self) -> np.ndarray:
-        return self.paths.mean(axis=0)
+        return self.paths.mean(axis=0) if self.point is None else self.point
 
 
 def left_pad(z: np.ndarray, length: int, mask: bool = False) -> tuple[np.ndarray, int]:

@@ -18,7 +18,7 @@ from ..models import Sequential, zoo
 
 STRATEGIES = ("seq2seq", "direct", "recursive")
 LOSSES = ("mse", "mae", "huber")
-UNCERTAINTY = ("mc_dropout", "conformal")
+UNCERTAINTY = ("mc_dropout", "conformal", "quantile")
 LEAST_TRAINING = 2  # steps (after differencing) a padded series keeps to train on
 
 
@@ -57,6 +57,10 @@ def check_settings(fc) -> None:
         positive_int(fc.season, "season (None: from the frequency)")
     if fc.uncertainty not in UNCERTAINTY:
         raise ConfigError(f"uncertainty must be one of {UNCERTAINTY}, got {fc.uncertainty!r}")
+    if fc.uncertainty == "quantile" and (fc.difference or fc.strategy == "recursive"):
+        raise ConfigError("uncertainty='quantile' forecasts quantiles of the target itself: "
+                          "quantiles of differences do not add up, and a recursive model "
+                          "feeds back one value; drop difference= or use seq2seq / direct")
     if fc.short_series not in ("pad", "refuse"):
         raise ConfigError(f"short_series must be 'pad' or 'refuse', got {fc.short_series!r}")
     h = fc.holdout
@@ -65,6 +69,8 @@ def check_settings(fc) -> None:
             raise ConfigError(f"holdout as a fraction must be in (0, 1), got {h!r}")
     else:
         positive_int(h, "holdout (a fraction of each series, or a number of origins)")
+    if fc.model == "auto":
+        return
     if isinstance(fc.model, str):
         entry = zoo.info(fc.model)
         if entry.task != "seq2seq" and entry.task != "direct" and fc.model != "encoder_decoder":
@@ -121,9 +127,9 @@ def output_layout(fc, model: nn.Module, n_features: int,
     if layers and isinstance(layers[0], Conv1D) and layers[0].padding == "valid":
         c = layers[0]
         first, stride = (c.kernel_size - 1) * c.dilation_rate, c.strides
-    if shape[-1] != fc.outputs_per_step:
+    if shape[-1] != fc.model_outputs:
         raise ConfigError(f"the model outputs {shape[-1]} values per step, the strategy "
-                          f"needs {fc.outputs_per_step}")
+                          f"needs {fc.model_outputs}")
     if seq_out:
         steps = len(range(first, window, stride))
         if shape[0] != steps or (window - 1 - first) % stride:

@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..layers.ops.dispatch import default_threads, thread_count
 from ..models.baselines import LeastSquaresLinear
 from . import intervals as iv
+from . import quantiles as qt
 from .origins import left_pad, local_scale, scale_windows
 from .validation import LEAST_TRAINING
 
@@ -24,6 +25,46 @@ _BATCH = 8192  # origins per model call at inference (all of them, for any usual
 
 class WindowedForecasts:
     """Windows in, forecasts out; the machinery under :class:`~seqnets.forecast.Forecaster`."""
+
+    # -- the windows ---------------------------------------------------------------------
+
+    @property
+    def outputs_per_step(self) -> int:
+        """Values the model emits per step: 1 for ``recursive``, else ``horizon``."""
+        return 1 if self.strategy == "recursive" else self.horizon
+
+    @property
+    def model_outputs(self) -> int:
+        """Values the model emits per step: per target step, one, or the quantiles."""
+        n = len(qt.QUANTILES) if self.uncertainty == "quantile" else 1
+        return self.outputs_per_step * n
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        """The input windows of the ensemble's members (one for a single window)."""
+        return tuple(self.window) if isinstance(self.window, list | tuple) else (self.window,)
+
+    @property
+    def input_window(self) -> int:
+        """Steps read before each origin: the longest of the windows."""
+        return max(self.windows)
+
+    @property
+    def n_inputs_(self) -> int:
+        """Input columns of the model: targets, covariates, and the padding mask if any."""
+        return self.series_.values[0].shape[1] + int(self.masked_)
+
+    @property
+    def level_steps(self) -> int:
+        """Steps whose mean absolute value is a window's level (``scale="window"``): the
+        season (so that the level does not swing with it), or the whole window."""
+        season = self.season_ if hasattr(self, "season_") else (self.season or 1)
+        return min(self.input_window, season) if season > 1 else self.input_window
+
+    @property
+    def differencing_lag(self) -> int:
+        """The differencing lag (0 without differencing): steps read before the window."""
+        return int(self.difference or 0)
 
     def training_data(self, upto=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's training pairs ``(X [n, window, F], Y)``, transformed: windows of the
@@ -83,7 +124,10 @@ class WindowedForecasts:
             out = torch.cat([model(xb[i:i + _BATCH]) for i in range(0, len(xb), _BATCH)])
             return out[:, -1] if out.dim() == 3 else out
         if self.strategy != "recursive":
-            return once(x)
+            out = once(x)
+            if self.uncertainty == "quantile":  # (N, H, Q), never crossing
+                out = out.reshape(len(x), self.horizon, -1).sort(dim=-1).values
+            return out
         steps = []
         for _ in range(self.horizon):
             nxt = once(x)[:, :1]                                     # (N, 1)
@@ -103,6 +147,8 @@ class WindowedForecasts:
                 z = iv.mc_passes(lambda: self._forward(x, model), self.mc_samples, model, seed)
             else:
                 z = iv.point_pass(lambda: self._forward(x, model), model)
+        if self.uncertainty == "quantile":
+            z = np.moveaxis(z[0], -1, 0)                               # (Q, N, H)
         return self._invert(ss, origins, z if s is None else z * s.numpy()[None])
 
     def _invert(self, ss: SeriesSet, origins: list[np.ndarray], z: np.ndarray) -> np.ndarray:
@@ -140,6 +186,16 @@ class WindowedForecasts:
     def _bands(self, paths, levels, calibrated: bool, ss=None, origins=None) -> dict:
         """Mean and bounds per level; conformal intervals read the series before each
         origin (``ss``, ``origins``) for their scale."""
+        if self.uncertainty == "quantile":
+            unit = self._local_scale(ss, origins) if levels and calibrated else None
+            cols = {"mean": paths[qt.MEDIAN]}
+            lower = upper = cols["mean"]
+            for p in levels:  # ascending; calibrated apart, so nest each around the last
+                lo, hi = qt.bounds_at(paths, p, self.scores_ if calibrated else None, unit)
+                lower, upper = np.minimum(lo, lower), np.maximum(hi, upper)
+                cols[f"lower_{iv.level_name(p)}"], cols[f"upper_{iv.level_name(p)}"] = \
+                    lower, upper
+            return cols
         mean, sd = iv.spread(paths)
         cols = {"mean": mean}
         if levels and not self.intervals_:
