@@ -13,11 +13,13 @@ the data before the first fold's cut and scored by MAE on the held-out tail of t
 (``Forecaster.validation_``); the lowest wins.
   - co2_weekly (trend + 52-week season): window 104 (two years), horizon 13 (a quarter),
     52 origins per fold; GRU with difference=1 (removes the trend; the model learns the
-    season from two years of context) or difference=52 (removes trend and season), and a
-    causal-convolution WaveNet with difference=1.
+    season from two years of context) or difference=52 (removes trend and season), a
+    causal-convolution WaveNet with difference=1, and the mlp direct head with difference=1.
   - elnino_monthly (no trend, a 12-month cycle, irregular El Nino swings): window 36,
-    horizon 12, 12 origins per fold; GRU on levels or with difference=12, and WaveNet on
-    levels.
+    horizon 12, 12 origins per fold; GRU on levels or with difference=12, WaveNet on
+    levels, and the mlp direct head on levels.
+  Every candidate uses the Forecaster's defaults otherwise (per-series scaling, MSE, MC
+  dropout, refit on the whole series after calibrating).
 (b) Intervals. Share of the backtest's actual values inside the model's 80% and 95%
 intervals, raw MC dropout and calibrated (split conformal on each fold's held-out tail).
 (c) Speed. 1,000 forecast origins of one series (co2_weekly) through the Forecaster's
