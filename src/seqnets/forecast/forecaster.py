@@ -13,8 +13,10 @@ the intervals (:mod:`seqnets.intervals`): nothing from the held-out period enter
 statistics or a training window of that first model. Then (``refit=True``, the default) the
 final model is trained anew, same recipe and seeds, on the windows of the whole series, so
 that the most recent steps, the ones that matter most for the forecast, are learnt too; its
-intervals keep the first model's calibration (a model that saw more data errs less, so the
-intervals err on the wide side). ``refit=False`` forecasts with the calibrated model itself.
+intervals keep the first model's calibration (a model that saw more data errs less, so
+MC-dropout and conformal intervals err on the wide side; quantile outputs are learnt by the
+final model itself and only shifted by that calibration). ``refit=False`` forecasts with the
+calibrated model itself.
 
 Dropout. A zoo model gets a :class:`~seqnets.layers.Dropout` layer (rate ``dropout``) before
 each of its layers but the first (normalisation layers excepted); a one-layer model
@@ -394,13 +396,14 @@ class Forecaster(WindowedForecasts):
 
     def calibration(self, intervals=(0.8, 0.95)):
         """Per level and step ahead: the calibrated (conformal) half-widths (in MC standard
-        deviations, or with ``uncertainty="conformal"`` in the window's mean absolute step
-        change), the raw normal ones (MC dropout only; NaN otherwise), and the share of
-        held-out errors each interval covers."""
+        deviations; with ``uncertainty="conformal"`` in each window's unit; with
+        ``"quantile"`` the CQR shift of the raw quantiles, in that unit), the raw normal ones
+        (MC dropout only; 0 for quantiles, NaN for conformal), and the share of held-out
+        values each interval covers."""
         self._fitted()
         if self.scores_ is None:
             raise ConfigError("no calibration: the model has no dropout (set dropout > 0 or "
-                              "uncertainty='conformal')")
+                              "uncertainty='conformal' or 'quantile')")
         if self.uncertainty == "quantile":
             return qt.quantile_table(self.scores_, intervals)
         return iv.calibration_table(self.scores_, intervals,

@@ -30,7 +30,7 @@ class WindowedForecasts:
 
     @property
     def outputs_per_step(self) -> int:
-        """Values the model emits per step: 1 for ``recursive``, else ``horizon``."""
+        """Target steps each model output covers: 1 for ``recursive``, else ``horizon``."""
         return 1 if self.strategy == "recursive" else self.horizon
 
     @property
@@ -82,13 +82,13 @@ class WindowedForecasts:
         # padded and masked, windows start LEAST_TRAINING steps in: short series train more
         lead = w - LEAST_TRAINING if self.masked_ else 0
         z, _ = left_pad(z, max(len(z) + lead, w + k), mask=self.masked_)
-        seg = windows(torch.from_numpy(z), self.input_window + k)       # (n, W + k, F), a view
-        x = seg[:, :self.input_window]
+        seg = windows(torch.from_numpy(z), w + k)                 # (n, W + k, F), a view
+        x = seg[:, :w]
         if self.seq_out_ if seq is None else seq:
             first, stride = self.align_
             y = seg[:, 1:, 0].unfold(1, k, 1)[:, first::stride]   # (n, L, k)
         else:
-            y = seg[:, self.input_window:, 0]                       # (n, k)
+            y = seg[:, w:, 0]                                       # (n, k)
         x, s = self._scale_in(x.contiguous())
         return x, (y if s is None else y / (s[:, :, None] if y.dim() == 3 else s)).contiguous()
 
@@ -139,7 +139,8 @@ class WindowedForecasts:
     def _sample(self, ss: SeriesSet, origins: list[np.ndarray], seed: int | None,
                 model=None) -> np.ndarray:
         """MC-dropout sample paths in the series' units, ``[samples, N, horizon]`` (one path,
-        dropout off, without MC dropout), of ``model`` (default: the fitted one)."""
+        dropout off, without MC dropout; the quantiles ``[Q, N, horizon]`` with
+        ``uncertainty="quantile"``), of ``model`` (default: the fitted one)."""
         model = self.model_ if model is None else model
         x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
         with thread_count(default_threads(model)):
