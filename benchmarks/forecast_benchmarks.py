@@ -36,7 +36,6 @@ HERE = Path(__file__).resolve().parent
 QUANTILES = {0.025: "lower_95", 0.1: "lower_80", 0.5: "mean", 0.9: "upper_80",
              0.975: "upper_95"}
 SEASON = 12
-AUTO: list = []  # the choice table of a model='auto' run
 
 
 def tools_side(python: str, dataset: str) -> dict:
@@ -55,7 +54,9 @@ def long_table(series: list[dict], with_test: bool) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def seqnets_side(series: list[dict], horizon: int, args: argparse.Namespace) -> dict:
+def seqnets_side(series: list[dict], horizon: int,
+                 args: argparse.Namespace) -> tuple[dict, list | None]:
+    """The seqnets forecasts by method name, and the choice table of model='auto' (or None)."""
     start = time.perf_counter()
     window = args.window[0] if len(args.window) == 1 else tuple(args.window)
     fc = sn.Forecaster(args.model, window=window, horizon=horizon, epochs=args.epochs,
@@ -78,10 +79,12 @@ def seqnets_side(series: list[dict], horizon: int, args: argparse.Namespace) -> 
             bands = {**result.bands[(0.8, calibrated)], **result.bands[(0.95, calibrated)]}
             out[name] = {"seconds": seconds, "mean": result.mean.tolist(),
                          **{k: v.tolist() for k, v in bands.items() if k != "mean"}}
+    choice = None
     if hasattr(fc, "auto_"):
         print("model='auto' chose:\n" + fc.auto_.to_string(index=False), flush=True)
-        AUTO.append(fc.auto_.assign(window=fc.auto_["window"].astype(str)).to_dict("records"))
-    return {**out, "seqnets linear": {"seconds": seconds, "mean": result.linear.tolist()}}
+        choice = fc.auto_.assign(window=fc.auto_["window"].astype(str)).to_dict("records")
+    linear = {"seconds": seconds, "mean": result.linear.tolist()}
+    return {**out, "seqnets linear": linear}, choice
 
 
 def pinball(actual: np.ndarray, pred: np.ndarray, q: float) -> float:
@@ -148,7 +151,8 @@ def main() -> None:
     else:
         p.error("give --tools-python (or --tools-json)")
     series, horizon = tools["series"], tools["horizon"]
-    forecasts = {**seqnets_side(series, horizon, args), **tools["models"]}
+    ours, choice = seqnets_side(series, horizon, args)
+    forecasts = {**ours, **tools["models"]}
     rows = {name: scores(series, fc) for name, fc in forecasts.items()}
     text = table(rows)
     print(f"{args.dataset}: {len(series)} series, horizon {horizon}\n\n{text}")
@@ -156,7 +160,7 @@ def main() -> None:
         settings = {k: v for k, v in vars(args).items() if k not in ("out",)}
         Path(args.out).write_text(json.dumps({"dataset": args.dataset, "settings": settings,
                                               "series": len(series), "horizon": horizon,
-                                              "rows": rows, "auto": AUTO[0] if AUTO else None,
+                                              "rows": rows, "auto": choice,
                                               "command": " ".join(sys.argv)},
                                              indent=1) + "\n", encoding="utf-8")
 

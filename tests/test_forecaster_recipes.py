@@ -222,6 +222,10 @@ def test_quantile_forecasts_are_monotone_and_calibrated_on_the_held_out_part(mod
     result = fc.forecast_origins(fc.series_, [np.array([50]), np.array([50]), np.array([50])])
     np.testing.assert_array_equal(result.mean, result.paths[2])      # the median, not a mean
     assert result.paths.shape[0] == 5                                # the quantiles
+    for calibrated in (False, True):  # the bands a backtest scores are nested too
+        wide, narrow = result.bands[(0.95, calibrated)], result.bands[(0.8, calibrated)]
+        assert (wide["lower_95"] <= narrow["lower_80"]).all()
+        assert (wide["upper_95"] >= narrow["upper_80"]).all()
 
 
 def test_quantile_settings_that_cannot_work_are_refused():

@@ -60,8 +60,7 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
                           "the data to backtest")
     folds = positive_int(folds, "folds")
     step = fc.horizon if step is None else positive_int(step, "step")
-    season = getattr(fc, "season_", None) or default_season(fc.series_.freq) \
-        if season is None else positive_int(season, "season")
+    season = fc.season_ if season is None else positive_int(season, "season")
     levels = iv.check_levels(intervals)
     flag(per_step, "per_step")
     ss, rows = fc.series_, []

@@ -240,8 +240,7 @@ class Forecaster(WindowedForecasts):
         """``model="auto"``: the best candidate on the held-out part (:mod:`~seqnets.
         forecast.auto`), its settings and fitted state adopted, then refitted on all."""
         requested = self.get_params()
-        chosen, self.auto_ = auto.choose(self, ss)
-        table = self.auto_
+        chosen, table = auto.choose(self, ss)
         self.__dict__.update(chosen.__dict__)
         self.requested_, self.auto_, self.refit = requested, table, requested["refit"]
         if self.refit:
@@ -277,15 +276,14 @@ class Forecaster(WindowedForecasts):
         """Held-out scores of the model trained before the cut: the conformity scores the
         intervals are calibrated on, and the validation metrics."""
         paths = self._sample(ss, origins, self.seed)
-        actual = self._actual(ss, origins)
-        mean, sd = iv.spread(paths)
+        actual, mean, unit = self._actual(ss, origins), self._point(paths), self._units(ss, origins)
         if self.uncertainty == "quantile":
-            mean = paths[qt.MEDIAN]
-            self.scores_ = qt.cqr_scores(actual, paths, self._local_scale(ss, origins))
+            self.scores_ = qt.cqr_scores(actual, paths, unit)
+        elif self.intervals_:  # errors in MC standard deviations, or in conformal units
+            sd = iv.spread(paths)[1] if unit is None else unit
+            self.scores_ = iv.normalised_scores(actual, mean, sd)
         else:
-            if self.uncertainty == "conformal":
-                sd = self._local_scale(ss, origins)
-            self.scores_ = iv.normalised_scores(actual, mean, sd) if self.intervals_ else None
+            self.scores_ = None
         self.validation_ = scores(actual, mean)
 
     @property
@@ -324,12 +322,17 @@ class Forecaster(WindowedForecasts):
             raise ConfigError(f"origins: one array per series ({len(series)}), got "
                               f"{len(origins)}")
         paths = self._sample(series, origins, self.seed if seed is None else seed)
-        kinds = (True,) if self.uncertainty == "conformal" else (True, False)
-        bands = {(p, calibrated): self._bands(paths, (p,), calibrated, series, origins)
-                 for p in levels for calibrated in kinds} if self.intervals_ else {}
+        bands = {}
+        if self.intervals_ and levels:
+            unit = self._units(series, origins)
+            for calibrated in (True,) if self.uncertainty == "conformal" else (True, False):
+                cols = self._bands(paths, levels, calibrated, unit)   # all levels: nested
+                for p in levels:
+                    name = iv.level_name(p)
+                    bands[(p, calibrated)] = {k: cols[k] for k in
+                                              ("mean", f"lower_{name}", f"upper_{name}")}
         return OriginForecasts(self._actual(series, origins), paths, bands,
-                               self._linear_baseline(series, origins),
-                               paths[qt.MEDIAN] if self.uncertainty == "quantile" else None)
+                               self._linear_baseline(series, origins), self._point(paths))
 
     def history(self, data: Any, **read_options) -> SeriesSet:
         """Newer history of the series the model was trained on (a table, file or
@@ -357,7 +360,7 @@ class Forecaster(WindowedForecasts):
         ss = self.series_ if data is None else self.history(data, **read_options)
         origins = [np.array([n]) for n in ss.lengths]
         paths = self._sample(ss, origins, self.seed if seed is None else seed)
-        cols = self._bands(paths, levels, calibrated, ss, origins)
+        cols = self._bands(paths, levels, calibrated, self._units(ss, origins) if levels else None)
         pd = require_pandas()
         frame = pd.DataFrame({
             "id": np.repeat(np.array(ss.ids, dtype=object), self.horizon),
@@ -380,7 +383,8 @@ class Forecaster(WindowedForecasts):
         origins = [np.arange(c, n - self.horizon + 1) for c, n in zip(self.cuts_, ss.lengths,
                                                                         strict=True)]
         paths = self._sample(ss, origins, self.seed, model=self.holdout_model_)
-        cols = self._bands(paths, iv.check_levels(intervals), calibrated, ss, origins)
+        levels = iv.check_levels(intervals)
+        cols = self._bands(paths, levels, calibrated, self._units(ss, origins) if levels else None)
         pd = require_pandas()
         h = self.horizon
         ids = np.concatenate([[sid] * len(o) for sid, o in zip(ss.ids, origins, strict=True)])
@@ -416,8 +420,8 @@ class Forecaster(WindowedForecasts):
         """Rolling-origin evaluation, refitting per fold, against the naive, seasonal naive
         and linear baselines: one row per fold and method (see :mod:`seqnets.backtesting`),
         or with ``per_step=True`` one per fold, method and horizon step. ``step`` (default
-        ``horizon``) origins per fold; ``season`` defaults to the frequency's (52 weekly, 12
-        monthly, 7 daily, 24 hourly)."""
+        ``horizon``) origins per fold; ``season`` defaults to the Forecaster's (``season=``,
+        else the frequency's: 52 weekly, 12 monthly, 7 daily, 24 hourly)."""
         return backtesting.backtest(self, folds, step, season, intervals, per_step)
 
     # -- files ----------------------------------------------------------------------------

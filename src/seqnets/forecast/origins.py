@@ -15,18 +15,15 @@ from . import metrics
 class OriginForecasts:
     """Forecasts from chosen origins (:meth:`Forecaster.forecast_origins`), ``N`` origins in
     all: ``actual`` ``[N, horizon]``; ``paths`` ``[samples, N, horizon]`` (one path without
-    dropout); ``bands`` ``{(level, calibrated): {"lower_80": [N, horizon], ...}}``; ``linear``
-    ``[N, horizon]``, the least-squares baseline."""
+    MC dropout; the quantiles with ``uncertainty="quantile"``); ``bands``
+    ``{(level, calibrated): {"lower_80": [N, horizon], ...}}``; ``linear`` ``[N, horizon]``,
+    the least-squares baseline; ``mean`` ``[N, horizon]``, the forecast."""
 
     actual: np.ndarray
     paths: np.ndarray
     bands: dict
     linear: np.ndarray
-    point: np.ndarray | None = None   # the forecast, where it is not the paths' mean
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.paths.mean(axis=0) if self.point is None else self.point
+    mean: np.ndarray   # the forecast: the paths' mean, or the median quantile
 
 
 def left_pad(z: np.ndarray, length: int, mask: bool = False) -> tuple[np.ndarray, int]:

@@ -76,7 +76,8 @@ def quantile_table(scores: np.ndarray, levels):
 
     rows = []
     for p in iv.check_levels(levels):
-        s = scores[LEVELS.index(p) if p in LEVELS else indices(p)[0]]
+        indices(p)  # refuses a level the quantiles do not give
+        s = scores[LEVELS.index(p)]
         q = iv.conformal_factor(s, p)
         for h in range(s.shape[1]):
             rows.append({"level": p, "step": h + 1, "raw_factor": 0.0, "factor": q[h],

@@ -175,21 +175,27 @@ class WindowedForecasts:
                                [torch.as_tensor(o)][..., 0].double().numpy()
                                for v, o in zip(ss.values, origins, strict=True)])
 
-    def _local_scale(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
-        """The unit conformal errors are measured in, per origin ``[N, 1]``: with
+    def _units(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray | None:
+        """The unit conformal and quantile calibration measure errors in, per origin
+        ``[N, 1]`` (None for MC dropout, whose unit is its own spread): with
         ``scale="window"`` the window's level (the model's own unit), else the window's mean
         absolute step change (:func:`~seqnets.forecast.origins.local_scale`)."""
+        if self.uncertainty == "mc_dropout":
+            return None
         if self.scale == "window":
             return self._scale_in(self._inputs(self._transformed(ss), origins))[1] \
                 .double().numpy()
         return local_scale(ss.values, origins, self.input_window)
 
-    def _bands(self, paths, levels, calibrated: bool, ss=None, origins=None) -> dict:
-        """Mean and bounds per level; conformal intervals read the series before each
-        origin (``ss``, ``origins``) for their scale."""
+    def _point(self, paths: np.ndarray) -> np.ndarray:
+        """The forecast from the paths: the median quantile, or the mean of the MC paths."""
+        return paths[qt.MEDIAN] if self.uncertainty == "quantile" else paths.mean(axis=0)
+
+    def _bands(self, paths, levels, calibrated: bool, unit=None) -> dict:
+        """The forecast and its bounds per level (levels ascending); ``unit`` is
+        :meth:`_units` of the same origins (conformal and quantile calibration)."""
         if self.uncertainty == "quantile":
-            unit = self._local_scale(ss, origins) if levels and calibrated else None
-            cols = {"mean": paths[qt.MEDIAN]}
+            cols = {"mean": self._point(paths)}
             lower = upper = cols["mean"]
             for p in levels:  # ascending; calibrated apart, so nest each around the last
                 lo, hi = qt.bounds_at(paths, p, self.scores_ if calibrated else None, unit)
@@ -206,7 +212,7 @@ class WindowedForecasts:
             if not calibrated:
                 raise ConfigError("conformal intervals are calibrated by construction; "
                                   "calibrated=False applies to uncertainty='mc_dropout'")
-            sd = self._local_scale(ss, origins)
+            sd = unit
         for p in levels:
             f = iv.conformal_factor(self.scores_, p) if calibrated else iv.normal_factor(p)
             cols[f"lower_{iv.level_name(p)}"], cols[f"upper_{iv.level_name(p)}"] = \
