@@ -85,6 +85,20 @@ def test_train_with_the_recipe_flags(tmp_path):
     assert fc.model_.windows == [6, 6, 9, 9]
 
 
+def test_train_with_future_columns_then_forecast_with_their_values(tmp_path, capsys):
+    df = frame(N + 3).assign(promo=np.tile([0.0, 1.0, 0.0], (N + 3) // 3))
+    data, ahead = write(tmp_path, df.iloc[:N]), write(tmp_path, df.iloc[N:], "ahead.csv")
+    model, out = tmp_path / "promo", tmp_path / "f.csv"
+    assert main(["train", "--data", data, "--out", str(model), "--future", "promo",
+                 "--calendar", *TINY]) == 0
+    fc = Forecaster.load(model)
+    assert fc.future_names == ("promo",) and fc.calendar
+    assert main(["forecast", str(model), "--out", str(out)]) == 2
+    assert "reads ['promo'] ahead" in capsys.readouterr().err and not out.exists()
+    assert main(["forecast", str(model), "--out", str(out), "--future", ahead]) == 0
+    assert list(pd.read_csv(out)["time"]) == list(df["ds"].iloc[N:].astype(str))
+
+
 def test_train_without_data_uses_the_first_shipped_dataset(tmp_path, capsys):
     args = ["--window", "8", "--horizon", "2", "--epochs", "1", "--units", "2",
             "--mc-samples", "2", "--quiet"]

@@ -206,7 +206,7 @@ def test_window_too_long_and_other_misuse():
     with pytest.raises(DataError, match=r"shorter than \d+ steps \(window 70"):
         Forecaster("gru", **{**SMALL, "window": 70}, short_series="refuse").fit(table(),
                                                                              id="store")
-    with pytest.raises(ConfigError, match="one target and no covariates"):
+    with pytest.raises(ConfigError, match="one target, no covariates"):
         Forecaster("gru", strategy="recursive", **SMALL).fit(table(), id="store",
                                                              covariates="price")
     no_dropout = Forecaster("gru", dropout=0.0, holdout=3, **SMALL).fit(table(), id="store")
@@ -264,6 +264,7 @@ def test_predict_after_newer_history_of_the_same_series(fitted, monkeypatch):
     ({"model": "gru", "ensemble": 2}, 1),
     ({"model": "mlp", "strategy": "direct", "window": (6, 12)}, 1),
     ({"model": "auto"}, 3),                  # the auto fit and one per candidate inside it
+    ({"model": "gru", "future": ("price",), "calendar": True}, 1),  # inputs known ahead
 ])
 def test_each_backtest_fold_trains_on_the_data_before_its_cut_only(monkeypatch, recipe,
                                                                     fits_per_fold):

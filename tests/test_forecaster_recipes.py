@@ -254,3 +254,20 @@ def test_wql_by_hand_and_in_the_backtest():
     model = folds[folds["method"] == "model"]
     assert model["wql"].notna().all() and (model["width_95"] > model["width_80"]).all()
     assert folds.loc[folds["method"] == "naive", "width_80"].isna().all()
+    # a point forecast's CRPS is its MASE; a band that holds the value costs less than none
+    naive = folds[folds["method"] == "naive"]
+    np.testing.assert_allclose(naive["crps"], naive["mase"], rtol=1e-12)
+    assert (model["crps"] < model["mase"]).all()
+
+
+def test_crps_by_hand():
+    from seqnets.forecast import metrics
+
+    y = np.array([[2.0, 4.0], [10.0, 10.0]])
+    scale = np.array([[1.0], [2.0]])
+    # per value, 2 * pinball averaged over q 0.5 (at 3) and 0.9 (at 5):
+    # y 2: (1 + 0.6)/2 = 0.8; y 4: (1 + 0.2)/2 = 0.6; y 10: (7 + 9)/2 over scale 2 = 4 each
+    q = {0.5: np.full((2, 2), 3.0), 0.9: np.full((2, 2), 5.0)}
+    assert metrics.crps(y, q, scale) == pytest.approx((0.8 + 0.6 + 4 + 4) / 4)
+    with pytest.raises(ConfigError, match="scale is 0"):
+        metrics.crps(y, q, np.zeros((2, 1)))

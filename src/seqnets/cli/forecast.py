@@ -13,6 +13,8 @@ import argparse
 from ..errors import ConfigError
 from .common import check_out, names
 
+UNCERTAINTY = ("mc_dropout", "conformal", "quantile", "gaussian", "student_t")
+
 
 def _levels(text: str) -> tuple[float, ...]:
     if text.strip().lower() in ("", "none"):
@@ -90,6 +92,7 @@ def _forecaster(args: argparse.Namespace):
                       mc_samples=args.mc_samples, short_series=args.short_series,
                       ensemble=args.ensemble, refit=not args.no_refit,
                       uncertainty=args.uncertainty, season=getattr(args, "season", None),
+                      future=tuple(names(args.future) or ()), calendar=args.calendar,
                       seed=args.seed, quiet=args.quiet,
                       model_options={"units": args.units} if args.units else None)
 
@@ -137,7 +140,7 @@ def forecast(args: argparse.Namespace) -> int:
     _plotting_available(args.plot)
     fc = Forecaster.load(args.model_dir)
     history = fc.series_ if args.data is None else _new_history(fc, args)
-    frame = fc.predict(intervals=args.intervals, data=history)
+    frame = fc.predict(intervals=args.intervals, data=history, future=args.future)
     atomic_write_text(args.out, frame.to_csv(index=False))
     print(frame.to_string(index=False, max_rows=40, float_format=lambda v: f"{v:.4g}"))
     print(f"\nForecast of {len(history)} series, {fc.horizon} steps ahead: {args.out}")
@@ -242,8 +245,14 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--ensemble", type=int, default=1, metavar="N",
                    help="models per window, combined by the median (default 1)")
-    p.add_argument("--uncertainty", choices=("mc_dropout", "conformal"), default="mc_dropout",
-                   help="intervals from MC dropout (default) or conformal on the errors")
+    p.add_argument("--uncertainty", choices=UNCERTAINTY, default="mc_dropout",
+                   help="intervals from MC dropout (default), conformal on the errors, "
+                   "quantile outputs, or a Gaussian or Student-t head")
+    p.add_argument("--future", default=None, metavar="A,B",
+                   help="covariate columns known ahead (prices, promotions): shifted into "
+                   "the window; seqnets forecast then needs --future FILE with their values")
+    p.add_argument("--calendar", action="store_true",
+                   help="add calendar features of the steps ahead (day, week, year cycles)")
     p.add_argument("--no-refit", action="store_true",
                    help="forecast with the calibrated model, not one refitted on everything")
     p.add_argument("--horizon", type=int, default=8, help="steps ahead (default 8)")
@@ -277,6 +286,8 @@ def add_commands(sub) -> None:
     f.add_argument("--data", metavar="FILE", help="newer history of the same series")
     _add_data(f, covariates=False, source=False, default=None)
     f.add_argument("--out", required=True, metavar="FILE", help="the forecast CSV")
+    f.add_argument("--future", metavar="FILE", help="with a model trained with --future: "
+                   "their values at the steps forecast (time, id and those columns)")
     f.add_argument("--plot", metavar="FILE", help="a PNG of history, forecast and intervals")
     f.add_argument("--intervals", type=_levels, default=(0.8, 0.95),
                    help="interval levels (default 0.8,0.95; 'none' for none)")

@@ -28,7 +28,7 @@ from ..errors import ConfigError, DataError
 from .series import SeriesSet, require_pandas
 from .table_checks import FILLS, KEEP, Reader, Source, check_series, common_step, split_series
 
-__all__ = ["SeriesSet", "read_series"]
+__all__ = ["SeriesSet", "read_series", "read_table"]
 
 AGGS = ("mean", "sum", "median", "min", "max", "first", "last")
 
@@ -78,6 +78,12 @@ def _read_file(pd, path) -> tuple:
     if len(frame) == 0:
         raise DataError(f"no rows in '{name}'. Fix: give a table with data rows")
     return frame, Source(kind, name)
+
+
+def read_table(path):
+    """A CSV or Parquet file as a DataFrame, with the errors of :func:`read_series` (file not
+    found, unsupported type, unreadable, no rows)."""
+    return _read_file(require_pandas(), path)[0]
 
 
 def _from_array(pd, data, time, targets, covariates, wide):

@@ -26,7 +26,7 @@ from ..models.baselines import naive, seasonal_naive
 from . import intervals as iv
 from . import metrics
 
-__all__ = ["backtest", "default_season", "per_fold", "summary"]
+__all__ = ["backtest", "default_season", "per_fold", "step_seconds", "summary"]
 
 METHODS = ("model", "naive", "seasonal_naive", "linear")
 _SEASONS = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4,
@@ -34,12 +34,25 @@ _SEASONS = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 
 
 
 def default_season(freq) -> int:
-    """Season length for a pandas frequency: 52 weekly, 12 monthly, 7 daily, 24 hourly, 4
-    quarterly; 1 (no season) for integer steps and anything else."""
+    """Season length for a pandas frequency: 52 weekly, 12 monthly, 7 daily, 4 quarterly,
+    and for sub-daily steps the steps in a day (24 hourly, 48 half-hourly); 1 (no season)
+    for integer steps and anything else."""
     if isinstance(freq, int | np.integer):
         return 1
+    seconds = step_seconds(freq)
+    if seconds is not None:
+        return int(86400 // seconds) if 86400 % seconds == 0 and seconds < 86400 else 1
     base = re.sub(r"^\d+", "", str(freq)).split("-")[0]
-    return _SEASONS.get(base, 1)
+    return _SEASONS.get(base, 1) if re.match(r"^\d*", str(freq))[0] in ("", "1") else 1
+
+
+def step_seconds(freq) -> float | None:
+    """Seconds per step of a sub-daily frequency alias ("30min", "h", "15s"), else None."""
+    m = re.match(r"^(\d*)(min|T|h|H|s|S)$", str(freq))
+    if m is None:
+        return None
+    return float(int(m[1] or 1) * {"min": 60, "T": 60, "h": 3600, "H": 3600, "s": 1,
+                                   "S": 1}[m[2]])
 
 
 def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | None = None,
@@ -48,11 +61,13 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
     ``mae``, ``rmse``, ``smape``, ``mase`` (scaled by the seasonal naive error on each series'
     training part), ``wql`` (the weighted quantile loss over the forecast as the median and
     the calibrated bounds as quantiles; a point forecast's is its MAE over the mean |y|),
-    and for the model ``coverage_<level>`` (calibrated), ``raw_coverage_<level>`` (raw)
-    and ``width_<level>`` (the calibrated interval's mean width over the mean |actual|);
-    NaN for the baselines. Per fold, each is the mean over the horizon steps. ``per_step=True``: one
-    row per fold, method and horizon step (column ``step``, 1 = one step ahead) instead;
-    :func:`per_fold` turns that frame into the default one."""
+    ``crps`` (the CRPS estimated from the same quantiles, each error over its series'
+    seasonal naive error as in MASE; a point forecast's is its MASE), and for the model
+    ``coverage_<level>`` (calibrated), ``raw_coverage_<level>`` (raw) and ``width_<level>``
+    (the calibrated interval's mean width over the mean |actual|); NaN for the baselines.
+    Per fold, each is the mean over the horizon steps. ``per_step=True``: one row per fold,
+    method and horizon step (column ``step``, 1 = one step ahead) instead; :func:`per_fold`
+    turns that frame into the default one."""
     if not hasattr(fc, "model_"):
         raise NotFittedError("this Forecaster is not fitted yet: call .fit(data) first")
     if getattr(fc, "tail_only_", False):
@@ -144,5 +159,6 @@ def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: in
                     quantiles[(1 - p) / 2] = band[f"lower_{name}"][:, at]
                     quantiles[(1 + p) / 2] = band[f"upper_{name}"][:, at]
             row["wql"] = metrics.wql(actual[:, at], quantiles)
+            row["crps"] = metrics.crps(actual[:, at], quantiles, scale)
             rows.append(row)
     return rows

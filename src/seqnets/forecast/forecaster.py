@@ -19,11 +19,10 @@ final model itself and only shifted by that calibration). ``refit=False`` foreca
 calibrated model itself.
 
 Dropout. A zoo model gets a :class:`~seqnets.layers.Dropout` layer (rate ``dropout``) before
-each of its layers but the first (normalisation layers excepted); a one-layer model
-(``wavenet_full``) gets ``Dropout → Dense(outputs)`` as its head. Dropout is active in training
-and, at inference, only under :func:`~seqnets.layers.mc_dropout`. The ``*_dropout`` zoo
-variants keep their own recurrent dropout instead; your own modules bring their own
-(seqnets ``Dropout``/``MCDropout`` or recurrent dropout: ``torch.nn.Dropout`` is not sampled).
+each of its layers but the first (normalisation layers excepted; ``wavenet_full`` gets
+``Dropout → Dense(outputs)`` as its head), active in training and, at inference, under
+:func:`~seqnets.layers.mc_dropout`. The ``*_dropout`` zoo variants keep their own recurrent
+dropout; your own modules bring theirs (``torch.nn.Dropout`` is not sampled).
 """
 
 from __future__ import annotations
@@ -43,8 +42,8 @@ from ..errors import ConfigError, DataError, NotFittedError
 from ..models import Sequential, zoo
 from ..models.ensemble import Ensemble
 from ..training import fit as train
-from ..training.losses import get_loss
 from . import auto, backtesting, files, validation
+from . import covariates as cov
 from . import intervals as iv
 from . import quantiles as qt
 from .origins import OriginForecasts, last_step, scores
@@ -113,7 +112,17 @@ class Forecaster(WindowedForecasts):
             quantiles :data:`~seqnets.forecast.quantiles.QUANTILES` per step, trained on the
             pinball loss instead of ``loss``; the median is the forecast; the 80% and 95%
             intervals are calibrated on the held-out part by CQR; ``calibrated=False``
-            gives the raw quantiles; no differencing, no ``recursive``).
+            gives the raw quantiles; no differencing, no ``recursive``), or ``"gaussian"``
+            / ``"student_t"`` (the model emits a distribution's parameters per step, trained
+            on its negative log likelihood instead of ``loss``, and read at the same
+            quantiles: :mod:`~seqnets.forecast.distributions`; the rest as ``"quantile"``).
+        future: covariate columns whose values are known ahead (prices, promotions,
+            holidays): read with ``fit``'s covariates, fed to the model shifted ``horizon``
+            steps earlier (:mod:`~seqnets.forecast.covariates`), and required by
+            ``predict(future=...)`` for the steps forecast.
+        calendar: add calendar features of the steps ahead (sine and cosine of the position
+            in the day, week and year, as the frequency has them), known from the
+            timestamps alone.
         seed: seeds initialisation, training and MC sampling.
         quiet: no training progress output.
     """
@@ -125,19 +134,21 @@ class Forecaster(WindowedForecasts):
                  dropout: float = 0.1, mc_samples: int = 100, holdout: float | int = 0.2,
                  model_options: dict | None = None, short_series: str = "pad",
                  ensemble: int = 1, refit: bool = True, uncertainty: str = "mc_dropout",
-                 season: int | None = None, seed: int = 0, quiet: bool = True):
+                 season: int | None = None, future: tuple = (), calendar: bool = False,
+                 seed: int = 0, quiet: bool = True):
         self.model, self.window, self.horizon, self.strategy = model, window, horizon, strategy
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.scale, self.loss, self.difference, self.dropout = scale, loss, difference, dropout
         self.mc_samples, self.holdout, self.model_options = mc_samples, holdout, model_options
         self.short_series, self.ensemble = short_series, ensemble
         self.refit, self.uncertainty, self.season = refit, uncertainty, season
+        self.future, self.calendar = future, calendar
         self.seed, self.quiet = seed, quiet
 
     _PARAMS = ("model", "window", "horizon", "strategy", "epochs", "batch_size", "lr", "scale",
                "loss", "difference", "dropout", "mc_samples", "holdout", "model_options",
-               "short_series", "ensemble", "refit", "uncertainty", "season", "seed",
-               "quiet")
+               "short_series", "ensemble", "refit", "uncertainty", "season", "future",
+               "calendar", "seed", "quiet")
 
     def get_params(self) -> dict:
         """The settings as given (``model="auto"`` stays ``"auto"`` after fitting)."""
@@ -151,9 +162,6 @@ class Forecaster(WindowedForecasts):
         return f"Forecaster({self.model!r}, window={self.window}, horizon={self.horizon})"
 
     # -- checks ---------------------------------------------------------------------------
-
-    def _check(self) -> None:
-        validation.check_settings(self)
 
     def _template(self):
         steps = ([Difference(self.difference)] if self.difference else []) + \
@@ -182,16 +190,20 @@ class Forecaster(WindowedForecasts):
         """Read ``data`` (a table, file or :class:`SeriesSet`; see ``read_series``, whose
         options such as ``wide``, ``resample``, ``agg`` and ``sort`` pass through), train on
         the training part of every series, calibrate on the held-out part; returns self."""
-        self._check()
+        validation.check_settings(self)
         if isinstance(data, SeriesSet):
             ss = data
         else:
-            ss = read_series(data, time=time, target=target, id=id, covariates=covariates,
+            names = [covariates] if isinstance(covariates, str) else list(covariates or ())
+            names += [c for c in self.future_names if c not in names]
+            ss = read_series(data, time=time, target=target, id=id, covariates=names or None,
                              fill=fill, **read_options)
+        cov.check_columns(ss, self.future_names, self.calendar)
         validation.check_lengths(self, ss, data, pad=self.short_series == "pad")
-        if self.strategy == "recursive" and ss.values[0].shape[1] > 1:
+        if self.strategy == "recursive" and (ss.values[0].shape[1] > 1 or self.calendar):
             raise ConfigError("strategy='recursive' feeds forecasts back as inputs, so it "
-                              "takes one target and no covariates; use 'seq2seq' or 'direct'")
+                              "takes one target, no covariates and no calendar; use 'seq2seq' "
+                              "or 'direct'")
         return self._fit_series(ss)
 
     def _fit_series(self, ss: SeriesSet) -> Forecaster:
@@ -225,7 +237,8 @@ class Forecaster(WindowedForecasts):
         self.season_ = self.season or backtesting.default_season(ss.freq)
         self.transforms_ = self._template()
         if self.transforms_ is not None:
-            self.transforms_.fit([v[:c] for v, c in zip(ss.values, cuts, strict=True)])
+            self.transforms_.fit([v[:c] for v, c in zip(self._view(ss).values, cuts,
+                                                        strict=True)])
         self.model_ = self._build(self.n_inputs_, self.seed)  # fixes the output layout
         self.model_ = self._train(*self.training_data(), record=True)
         origins = [np.arange(c, n - self.horizon + 1) for c, n in zip(cuts, ss.lengths,
@@ -252,7 +265,7 @@ class Forecaster(WindowedForecasts):
         ``ensemble`` members (seeds ``seed``, ``seed + 1``, ...), each reading the last
         ``window`` steps of the input windows."""
         n_features = self.n_inputs_
-        fn = qt.pinball() if self.uncertainty == "quantile" else get_loss(self.loss)[1]
+        fn = self.training_loss
         members, seed = [], self.seed
         for w in self.windows:
             xw = x[:, x.shape[1] - w:]
@@ -277,7 +290,7 @@ class Forecaster(WindowedForecasts):
         intervals are calibrated on, and the validation metrics."""
         paths = self._sample(ss, origins, self.seed)
         actual, mean, unit = self._actual(ss, origins), self._point(paths), self._units(ss, origins)
-        if self.uncertainty == "quantile":
+        if self.quantile_paths:
             self.scores_ = qt.cqr_scores(actual, paths, unit)
         elif self.intervals_:  # errors in MC standard deviations, or in conformal units
             sd = iv.spread(paths)[1] if unit is None else unit
@@ -289,7 +302,7 @@ class Forecaster(WindowedForecasts):
     @property
     def intervals_(self) -> bool:
         """Whether this fitted Forecaster gives intervals."""
-        return self.uncertainty in ("conformal", "quantile") or bool(self.dropout_)
+        return self.uncertainty != "mc_dropout" or bool(self.dropout_)
 
     def _build(self, n_features: int, seed: int, window: int | None = None) -> nn.Module:
         k, w = self.model_outputs, self.input_window if window is None else window
@@ -344,23 +357,27 @@ class Forecaster(WindowedForecasts):
         return validation.check_history(self, data, **read_options)
 
     def predict(self, intervals=(0.8, 0.95), calibrated: bool = True,
-                seed: int | None = None, data: Any = None, **read_options):
+                seed: int | None = None, data: Any = None, future: Any = None,
+                **read_options):
         """The ``horizon`` steps after the end of each series: a DataFrame with columns
         ``id``, ``time``, ``mean`` and ``lower_<level>`` / ``upper_<level>`` per level
         (percent: ``lower_80``). ``calibrated=False`` gives the raw MC-dropout intervals.
-        ``seed`` (default: the Forecaster's) fixes the MC-dropout masks. ``data``: forecast
-        after the end of newer history of the same series instead (see :meth:`history`;
-        the model and its fitted scaling are used as they are, nothing is refitted)."""
+        ``seed`` (default: the Forecaster's) fixes the MC-dropout masks. ``data``: newer
+        history of the same series to forecast after (:meth:`history`; nothing refitted).
+        ``future``: with ``future=`` columns, a table (DataFrame, CSV or Parquet) of their
+        values at the steps forecast: the time column, the id column, those columns."""
         self._fitted()
         levels = iv.check_levels(intervals)
         if data is None and read_options:
             raise ConfigError(f"predict() got {sorted(read_options)}: reading options go with "
                               "data= (newer history); predict takes intervals, calibrated, "
-                              "seed and data")
+                              "seed, data and future")
         ss = self.series_ if data is None else self.history(data, **read_options)
         origins = [np.array([n]) for n in ss.lengths]
-        paths = self._sample(ss, origins, self.seed if seed is None else seed)
-        cols = self._bands(paths, levels, calibrated, self._units(ss, origins) if levels else None)
+        model_ss = cov.with_future(ss, future, self.future_names, self.horizon)
+        paths = self._sample(model_ss, origins, self.seed if seed is None else seed)
+        cols = self._bands(paths, levels, calibrated,
+                           self._units(model_ss, origins) if levels else None)
         pd = require_pandas()
         frame = pd.DataFrame({
             "id": np.repeat(np.array(ss.ids, dtype=object), self.horizon),
@@ -408,7 +425,7 @@ class Forecaster(WindowedForecasts):
         if self.scores_ is None:
             raise ConfigError("no calibration: the model has no dropout (set dropout > 0 or "
                               "uncertainty='conformal' or 'quantile')")
-        if self.uncertainty == "quantile":
+        if self.quantile_paths:
             return qt.quantile_table(self.scores_, intervals)
         return iv.calibration_table(self.scores_, intervals,
                                     raw=self.uncertainty == "mc_dropout")

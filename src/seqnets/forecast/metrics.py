@@ -15,7 +15,7 @@ import numpy as np
 from ..checks import positive_int
 from ..errors import ConfigError, ShapeError
 
-__all__ = ["coverage", "mae", "mase", "rmse", "seasonal_scale", "smape"]
+__all__ = ["coverage", "crps", "mae", "mase", "rmse", "seasonal_scale", "smape", "wql"]
 
 
 def _pair(y, yhat) -> tuple[np.ndarray, np.ndarray]:
@@ -91,15 +91,32 @@ def wql(y, quantiles: dict) -> float:
     ``2 · Σ pinball_q(y, forecast_q) / Σ |y|``, with ``quantiles`` ``{q: forecast}`` (each
     shaped like ``y``). 0 is perfect; a point forecast alone (``{0.5: f}``) scores its MAE
     over the mean |y|."""
-    if not quantiles:
-        raise ConfigError("wql needs at least one quantile forecast, as {level: forecast}")
     a = np.asarray(y, dtype=np.float64)
     total = np.abs(a).sum()
+    return float(_pinball_mean(a, quantiles).sum() / total) if total > 0 else 0.0
+
+
+def crps(y, quantiles: dict, scale) -> float:
+    """The continuous ranked probability score, estimated from quantile forecasts
+    ``{q: forecast}`` as twice their mean pinball loss (CRPS is the integral of the pinball
+    loss over all levels), each error over ``scale`` (one per series, broadcasting against
+    ``y``, as :func:`mase`'s): unit-free, and a point forecast alone (``{0.5: f}``) scores
+    its MASE."""
+    s = np.asarray(scale, dtype=np.float64)
+    if np.any(s <= 0):
+        raise ConfigError("crps: the scale is 0 somewhere; give positive scales")
+    return float(np.mean(_pinball_mean(np.asarray(y, dtype=np.float64), quantiles) / s))
+
+
+def _pinball_mean(a: np.ndarray, quantiles: dict) -> np.ndarray:
+    """``2 · pinball_q(y, forecast_q)`` per value, averaged over the levels ``q``."""
+    if not quantiles:
+        raise ConfigError("needs at least one quantile forecast, as {level: forecast}")
     losses = []
     for q, f in quantiles.items():
         if not 0 < q < 1:
             raise ConfigError(f"quantile levels must be in (0, 1), got {q!r}")
         _, b = _pair(a, f)
         d = a - b
-        losses.append(2 * np.maximum(q * d, (q - 1) * d).sum() / total if total > 0 else 0.0)
-    return float(np.mean(losses))
+        losses.append(2 * np.maximum(q * d, (q - 1) * d))
+    return np.mean(losses, axis=0)

@@ -18,7 +18,7 @@ from ..models import Sequential, zoo
 
 STRATEGIES = ("seq2seq", "direct", "recursive")
 LOSSES = ("mse", "mae", "huber")
-UNCERTAINTY = ("mc_dropout", "conformal", "quantile")
+UNCERTAINTY = ("mc_dropout", "conformal", "quantile", "gaussian", "student_t")
 LEAST_TRAINING = 2  # steps (after differencing) a padded series keeps to train on
 
 
@@ -57,10 +57,18 @@ def check_settings(fc) -> None:
         positive_int(fc.season, "season (None: from the frequency)")
     if fc.uncertainty not in UNCERTAINTY:
         raise ConfigError(f"uncertainty must be one of {UNCERTAINTY}, got {fc.uncertainty!r}")
-    if fc.uncertainty == "quantile" and (fc.difference or fc.strategy == "recursive"):
-        raise ConfigError("uncertainty='quantile' forecasts quantiles of the target itself: "
-                          "quantiles of differences do not add up, and a recursive model "
+    if fc.uncertainty in UNCERTAINTY[2:] and (fc.difference or fc.strategy == "recursive"):
+        raise ConfigError(f"uncertainty={fc.uncertainty!r} forecasts quantiles of the target "
+                          "itself: quantiles of differences do not add up, and a recursive model "
                           "feeds back one value; drop difference= or use seq2seq / direct")
+    names = fc.future_names
+    if not all(isinstance(c, str) and c for c in names) or len(set(names)) != len(names):
+        raise ConfigError(f"future: column names (strings, each once), got {fc.future!r}")
+    flag(fc.calendar, "calendar")
+    if (names or fc.calendar) and fc.strategy == "recursive":
+        raise ConfigError("strategy='recursive' feeds its forecasts back as inputs and has no "
+                          "values of future= columns or calendar features to feed with them; "
+                          "use 'seq2seq' or 'direct'")
     if fc.short_series not in ("pad", "refuse"):
         raise ConfigError(f"short_series must be 'pad' or 'refuse', got {fc.short_series!r}")
     h = fc.holdout

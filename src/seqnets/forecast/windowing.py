@@ -15,6 +15,9 @@ from ..data.windows import windows
 from ..errors import ConfigError
 from ..layers.ops.dispatch import default_threads, thread_count
 from ..models.baselines import LeastSquaresLinear
+from ..training.losses import get_loss
+from . import covariates as cov
+from . import distributions as dist
 from . import intervals as iv
 from . import quantiles as qt
 from .origins import left_pad, local_scale, scale_windows
@@ -35,9 +38,27 @@ class WindowedForecasts:
 
     @property
     def model_outputs(self) -> int:
-        """Values the model emits per step: per target step, one, or the quantiles."""
-        n = len(qt.QUANTILES) if self.uncertainty == "quantile" else 1
+        """Values the model emits per step: per target step, one, the quantiles, or a
+        distribution's parameters."""
+        n = len(qt.QUANTILES) if self.uncertainty == "quantile" else \
+            dist.HEADS.get(self.uncertainty, 1)
         return self.outputs_per_step * n
+
+    @property
+    def training_loss(self):
+        """The loss the model trains on: the pinball loss for quantile outputs, the
+        negative log likelihood for a distribution, else ``loss``."""
+        if self.uncertainty == "quantile":
+            return qt.pinball()
+        if self.uncertainty in dist.HEADS:
+            return dist.negative_log_likelihood(self.uncertainty)
+        return get_loss(self.loss)[1]
+
+    @property
+    def quantile_paths(self) -> bool:
+        """Whether forecasts come as the quantiles :data:`~seqnets.forecast.quantiles.
+        QUANTILES` (quantile outputs, or a distribution read at them)."""
+        return self.uncertainty == "quantile" or self.uncertainty in dist.HEADS
 
     @property
     def windows(self) -> tuple[int, ...]:
@@ -51,8 +72,10 @@ class WindowedForecasts:
 
     @property
     def n_inputs_(self) -> int:
-        """Input columns of the model: targets, covariates, and the padding mask if any."""
-        return self.series_.values[0].shape[1] + int(self.masked_)
+        """Input columns of the model: targets, covariates, calendar features, and the
+        padding mask if any."""
+        calendar = len(cov.calendar_names(self.series_.freq)) if self.calendar else 0
+        return self.series_.values[0].shape[1] + calendar + int(self.masked_)
 
     @property
     def level_steps(self) -> int:
@@ -97,7 +120,18 @@ class WindowedForecasts:
             return x, None
         return scale_windows(x, self.level_steps, self.masked_)
 
+    @property
+    def future_names(self) -> tuple:
+        """The ``future=`` columns, as a tuple (one name may be given as a string)."""
+        return (self.future,) if isinstance(self.future, str) else tuple(self.future or ())
+
+    def _view(self, ss: SeriesSet) -> SeriesSet:
+        """The model's columns of ``ss``: ``future=`` columns and calendar features shifted
+        ``horizon`` steps earlier (:func:`~seqnets.forecast.covariates.model_view`)."""
+        return cov.model_view(ss, self.future_names, self.calendar, self.horizon)
+
     def _transformed(self, ss: SeriesSet) -> list[np.ndarray]:
+        ss = self._view(ss)
         if self.transforms_ is None:
             return [np.array(v, dtype=np.float32) for v in ss.values]
         return [z.astype(np.float32) for z in self.transforms_.transform(list(ss.values))]
@@ -127,6 +161,9 @@ class WindowedForecasts:
             out = once(x)
             if self.uncertainty == "quantile":  # (N, H, Q), never crossing
                 out = out.reshape(len(x), self.horizon, -1).sort(dim=-1).values
+            elif self.uncertainty in dist.HEADS:  # (N, H, P) parameters -> (N, H, Q)
+                out = dist.quantiles(out.reshape(len(x), self.horizon, -1), self.uncertainty,
+                                     qt.QUANTILES)
             return out
         steps = []
         for _ in range(self.horizon):
@@ -140,7 +177,8 @@ class WindowedForecasts:
                 model=None) -> np.ndarray:
         """MC-dropout sample paths in the series' units, ``[samples, N, horizon]`` (one path,
         dropout off, without MC dropout; the quantiles ``[Q, N, horizon]`` with
-        ``uncertainty="quantile"``), of ``model`` (default: the fitted one)."""
+        ``uncertainty="quantile"``, ``"gaussian"`` or ``"student_t"``), of ``model``
+        (default: the fitted one)."""
         model = self.model_ if model is None else model
         x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
         with thread_count(default_threads(model)):
@@ -148,7 +186,7 @@ class WindowedForecasts:
                 z = iv.mc_passes(lambda: self._forward(x, model), self.mc_samples, model, seed)
             else:
                 z = iv.point_pass(lambda: self._forward(x, model), model)
-        if self.uncertainty == "quantile":
+        if self.quantile_paths:
             z = np.moveaxis(z[0], -1, 0)                               # (Q, N, H)
         return self._invert(ss, origins, z if s is None else z * s.numpy()[None])
 
@@ -158,7 +196,7 @@ class WindowedForecasts:
         if self.transforms_ is None:
             return z
         out, start, nh = np.empty_like(z), 0, self.differencing_lag
-        for i, (v, o) in enumerate(zip(ss.values, origins, strict=True)):
+        for i, (v, o) in enumerate(zip(self._view(ss).values, origins, strict=True)):
             block = slice(start, start + len(o))
             part = np.zeros(z[:, block].shape + (v.shape[1],))       # (S, n_i, H, F)
             part[..., 0] = z[:, block]  # the other columns do not affect the first one
@@ -189,12 +227,12 @@ class WindowedForecasts:
 
     def _point(self, paths: np.ndarray) -> np.ndarray:
         """The forecast from the paths: the median quantile, or the mean of the MC paths."""
-        return paths[qt.MEDIAN] if self.uncertainty == "quantile" else paths.mean(axis=0)
+        return paths[qt.MEDIAN] if self.quantile_paths else paths.mean(axis=0)
 
     def _bands(self, paths, levels, calibrated: bool, unit=None) -> dict:
         """The forecast and its bounds per level (levels ascending); ``unit`` is
         :meth:`_units` of the same origins (conformal and quantile calibration)."""
-        if self.uncertainty == "quantile":
+        if self.quantile_paths:
             cols = {"mean": self._point(paths)}
             lower = upper = cols["mean"]
             for p in levels:  # ascending; calibrated apart, so nest each around the last
