@@ -297,21 +297,22 @@ def test_strided_and_dilated_conv_with_batch_norm(padding, strides, dilation, ke
 
 
 def test_same_padding_with_strides_pads_each_sequence_by_its_own_rule():
-    """TensorFlow's 'same' left padding depends on the length: 2 steps for 5 (k=4, s=2),
-    1 for 6. Output step 0 of a 5-step sequence reads inputs -1..2 (zeros at -1 and, for
-    the batch, never the steps of a longer row)."""
-    conv = Conv1D(1, 4, strides=2, padding="same", use_bias=False, input_size=1)
+    """TensorFlow's 'same' left padding depends on the length: for k=4, s=3 it is 1 step for
+    7 steps (3 in all) but 0 for 6 (1 in all, on the right). In a batch of 7 steps the
+    6-step sequence must still start without left padding."""
+    conv = Conv1D(1, 4, strides=3, padding="same", use_bias=False, input_size=1)
     with torch.no_grad():
         conv.weight.copy_(torch.tensor([[[1.0, 10.0, 100.0, 1000.0]]]))
-    x = torch.arange(1.0, 7.0).view(1, 6, 1).repeat(2, 1, 1)  # 1..6
-    y = conv(x, lengths=torch.tensor([5, 6]))
-    # length 5: pad 1 left (total 3: 1 + 2): step 0 reads (0, 1, 2, 3)
-    assert y[0, 0, 0].item() == 0 + 10 * 1 + 100 * 2 + 1000 * 3
-    # length 6: total 2, 1 left: step 0 reads (0, 1, 2, 3); step 2 reads (4, 5, 6, 0)
-    assert y[1, 2, 0].item() == 4 + 10 * 5 + 100 * 6
-    # length 5, last step (2) reads (4, 5, 0, 0): step 6 is padding, read as zero
-    assert y[0, 2, 0].item() == 4 + 10 * 5
-    assert y[0, 2, 0] == conv(x[:1, :5])[0, 2, 0]
+    x = torch.arange(1.0, 8.0).view(1, 7, 1).repeat(2, 1, 1)  # steps hold 1..7
+    y = conv(x, lengths=torch.tensor([7, 6]))[..., 0]
+    assert y[0].tolist() == [0 + 10 * 1 + 100 * 2 + 1000 * 3,  # reads steps -1..2
+                             3 + 10 * 4 + 100 * 5 + 1000 * 6,
+                             6 + 10 * 7 + 0 + 0]
+    assert y[1].tolist() == [1 + 10 * 2 + 100 * 3 + 1000 * 4,  # reads steps 0..3
+                             4 + 10 * 5 + 100 * 6 + 0,         # step 6 is padding: zero
+                             0]
+    assert y[1, :2].tolist() == conv(x[1:, :6])[0, :, 0].tolist()
+    assert y[0].tolist() == conv(x[:1])[0, :, 0].tolist()
 
 
 def test_batch_norm_training_statistics_are_those_of_the_valid_steps():

@@ -158,11 +158,10 @@ class Conv1D(Layer):
     def _forward_lengths(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         lengths = check_lengths(lengths, x, self.name or "Conv1D")
         out_lengths = self.output_lengths(lengths)
-        x = zero_padding(x, lengths)
-        if self.padding == "same" and self.strides > 1:
+        if self.padding == "same" and self.strides > 1:  # _own_pads zeroes the padding too
             y = self._convolve(self._own_pads(x, lengths), self.geometry._replace(padding="valid"))
         else:
-            y = self._convolve(x, self.geometry)
+            y = self._convolve(zero_padding(x, lengths), self.geometry)
         return zero_padding(y, out_lengths)
 
     def _own_pads(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -66,9 +66,14 @@ def step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.arange(steps, device=lengths.device) < lengths[:, None]
 
 
+def pad_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """``[B, steps]`` booleans: True at padded steps (``t >= lengths[b]``)."""
+    return torch.arange(steps, device=lengths.device) >= lengths[:, None]
+
+
 def zero_padding(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``x`` ``[B, T, ...]`` with its padded steps set to zero (gradients flow to the rest)."""
-    pad = ~step_mask(lengths, x.shape[1])
+    pad = pad_mask(lengths, x.shape[1])
     return x.masked_fill(pad.reshape(*pad.shape, *([1] * (x.dim() - 2))), 0.0)
 
 
@@ -103,5 +108,5 @@ def cannot_take_lengths(layer: Any) -> str:
             "takes_lengths = True, forward(x, lengths=None) and output_lengths(lengths)")
 
 
-__all__ = ["cannot_take_lengths", "check_lengths", "last_steps", "pad_time", "reverse_within",
-           "step_mask", "zero_padding"]
+__all__ = ["cannot_take_lengths", "check_lengths", "last_steps", "pad_mask", "pad_time",
+           "reverse_within", "step_mask", "zero_padding"]

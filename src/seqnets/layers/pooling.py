@@ -9,7 +9,7 @@ import torch
 
 from ..errors import ConfigError
 from .base import Layer, Shape, register
-from .lengths import check_lengths, step_mask
+from .lengths import check_lengths, pad_mask
 
 
 class _GlobalPooling1D(Layer):
@@ -37,14 +37,14 @@ class _GlobalPooling1D(Layer):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         self._require_rank(tuple(x.shape[1:]), (2,), "[batch, time, features]")
-        valid = None
+        pad = None
         if lengths is not None:
             lengths = check_lengths(lengths, x, self.name or type(self).__name__)
-            valid = step_mask(lengths, x.shape[1])[..., None]  # [B, T, 1]
-        y = self._pool(x, valid, lengths)
+            pad = pad_mask(lengths, x.shape[1])[..., None]  # [B, T, 1]
+        y = self._pool(x, pad, lengths)
         return y.unsqueeze(1) if self.keepdims else y
 
-    def _pool(self, x: torch.Tensor, valid: torch.Tensor | None,
+    def _pool(self, x: torch.Tensor, pad: torch.Tensor | None,
               lengths: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
@@ -58,10 +58,10 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     ``keepdims``). With ``lengths`` (padded batches, :mod:`.lengths`) the mean of each
     sequence's valid steps only, as Keras's does under a mask."""
 
-    def _pool(self, x, valid, lengths):
-        if valid is None:
+    def _pool(self, x, pad, lengths):
+        if pad is None:
             return x.mean(dim=1)
-        return x.masked_fill(~valid, 0.0).sum(dim=1) / lengths[:, None].to(x.dtype)
+        return x.masked_fill(pad, 0.0).sum(dim=1) / lengths[:, None].to(x.dtype)
 
 
 @register
@@ -69,10 +69,10 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     """The maximum over time of each feature: ``[B, T, F] → [B, F]`` (``[B, 1, F]`` with
     ``keepdims``). With ``lengths`` the maximum of each sequence's valid steps only."""
 
-    def _pool(self, x, valid, lengths):
-        if valid is None:
+    def _pool(self, x, pad, lengths):
+        if pad is None:
             return x.amax(dim=1)
-        return x.masked_fill(~valid, float("-inf")).amax(dim=1)
+        return x.masked_fill(pad, float("-inf")).amax(dim=1)
 
 
 __all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D"]
