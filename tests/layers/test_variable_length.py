@@ -218,10 +218,13 @@ def test_initial_states_follow_their_sequence_through_packing():
             torch.testing.assert_close(got[i], want[0], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("layer", ["lstm_loop", "gru_compiled", "simple_rnn_fused"])
+@pytest.mark.parametrize("layer", ["lstm_loop", "lstm_compiled", "gru_compiled",
+                                   "simple_rnn_fused"])
 def test_gradcheck_float64_of_the_masked_paths(layer):
     make = {"lstm_loop": lambda: LSTM(2, return_sequences=True, return_state=True,
                                       implementation="loop", input_size=2),
+            "lstm_compiled": lambda: LSTM(2, return_state=True, go_backwards=True,
+                                          implementation="compiled", input_size=2),
             "gru_compiled": lambda: GRU(2, return_state=True, implementation="compiled",
                                         input_size=2),
             "simple_rnn_fused": lambda: SimpleRNN(2, return_sequences=True, go_backwards=True,
