@@ -260,7 +260,7 @@ def _carry(valid: torch.Tensor, new: States, old: States) -> States:
 class _FusedRNN(RNN):
     """A recurrent layer that owns its cell and can run PyTorch's fused kernel.
 
-    See :class:`RNN` for ``implementation``; all paths give the same results.
+    See :class:`RNN` for ``implementation`` and ``lengths``; all paths give the same results.
     """
 
     cell_class: type[Cell]
@@ -365,7 +365,8 @@ class SimpleRNN(_FusedRNN):
     """Fully connected recurrent layer: ``h_t = φ(x_t W_x + h_{t-1} W_h + b)``.
 
     Keras's arguments and defaults (``activation="tanh"``, glorot-uniform kernel,
-    orthogonal recurrent kernel, zero bias). Fused for tanh and relu.
+    orthogonal recurrent kernel, zero bias). Fused for tanh and relu. Padded batches:
+    ``layer(x, lengths=lengths)`` (see the module docstring).
     """
 
     cell_class = SimpleRNNCell
@@ -394,7 +395,7 @@ class LSTM(_FusedRNN):
     Keras's defaults, forget-gate bias 1 included. On CPU the native time loop where it
     builds, else oneDNN's fused kernel (:mod:`seqnets.layers.ops.dispatch`); on GPU cuDNN's.
     The cell loop when the activations differ from tanh/sigmoid, and (without the native loop
-    or numba) when ``recurrent_dropout`` is active.
+    or numba) when ``recurrent_dropout`` is active. Padded batches: ``layer(x, lengths=...)``.
     """
 
     cell_class = LSTMCell
@@ -426,7 +427,8 @@ class GRU(_FusedRNN):
     """Gated recurrent unit layer (see :class:`~seqnets.layers.GRUCell`).
 
     ``reset_after=True`` by default, as in Keras; that variant is fused (PyTorch's GRU is
-    the same equation). ``reset_after=False`` runs the cell loop.
+    the same equation). ``reset_after=False`` runs the cell loop. Padded batches:
+    ``layer(x, lengths=lengths)`` (see the module docstring).
     """
 
     cell_class = GRUCell
