@@ -64,3 +64,33 @@ def test_training_on_cuda_and_loading_on_cpu(tmp_path):
         # float32 over 20 steps of two recurrent layers: the CPU loop and cuDNN sum in
         # other orders (an unseeded input once differed by 1.7e-5 on an H200)
         torch.testing.assert_close(loaded(x), model(x.to(CUDA)).cpu(), atol=1e-4, rtol=1e-4)
+
+
+def test_padded_batches_on_cuda_match_cpu():
+    """Variable length on the GPU: cuDNN on packed sequences (no weight copy), F.conv1d with
+    each length's zeros, BatchNormalization over valid steps; the same as on CPU."""
+    torch.backends.cudnn.allow_tf32 = False
+
+    def make():
+        return sn.Sequential([
+            Conv1D(8, 3, strides=2, padding="same", activation="relu"),
+            sn.layers.BatchNormalization(),
+            sn.layers.Bidirectional(LSTM(8, return_sequences=True)), GRU(8),
+            sn.layers.Dense(3, activation="softmax")], input_size=3, seed=0)
+
+    cpu, gpu = make(), make().to(CUDA)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 40, 3, generator=g)
+    lengths = torch.tensor([10, 3, 7, 9])
+    assert recurrent_path(gpu[3], torch.zeros(1, 1, 16, device=CUDA), None,
+                          lengths.to(CUDA)) == "fused"
+    for mode in ("train", "eval"):
+        getattr(cpu, mode)()
+        getattr(gpu, mode)()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = gpu(x.to(CUDA), lengths=lengths.to(CUDA))
+        torch.testing.assert_close(out.cpu(), cpu(x, lengths=lengths), atol=1e-5, rtol=1e-4)
+    for i, n in enumerate(lengths.tolist()):  # padding changes nothing on the GPU either
+        alone = gpu(x[i:i + 1, :n].to(CUDA))
+        torch.testing.assert_close(out[i:i + 1], alone, atol=1e-5, rtol=1e-4)

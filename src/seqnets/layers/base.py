@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, ShapeError
+from .lengths import cannot_take_lengths
 
 Shape = tuple  # of int | None, batch axis excluded
 
@@ -83,7 +84,13 @@ class Layer(nn.Module):
     A layer may be created without knowing its input size; it creates its weights in
     :meth:`build`, called by :class:`~seqnets.Sequential` with the inferred shape, or on
     the first call. ``get_config()`` returns the constructor arguments as plain JSON.
+
+    Variable-length batches (:mod:`seqnets.layers.lengths`): a layer whose ``forward``
+    takes ``lengths=`` says so with ``takes_lengths = True`` and reports its output's
+    lengths with :meth:`output_lengths`; any other layer refuses ``lengths``.
     """
+
+    takes_lengths = False
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__()
@@ -106,7 +113,16 @@ class Layer(nn.Module):
     def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
+    def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        """The valid steps of each output sequence for inputs of ``lengths`` (``[B]``), or
+        None when the output has no time axis; the same lengths by default."""
+        return lengths
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs and "lengths" in kwargs and not self.takes_lengths:
+            if kwargs["lengths"] is not None:
+                raise ConfigError(cannot_take_lengths(self))
+            kwargs = {k: v for k, v in kwargs.items() if k != "lengths"}
         if not self.built and args and isinstance(args[0], torch.Tensor):
             self.build(tuple(args[0].shape[1:]))
         return super().__call__(*args, **kwargs)

@@ -8,6 +8,7 @@ import torch
 
 from ..errors import ConfigError, ShapeError
 from .base import Layer, Shape, deserialize, register, serialize
+from .lengths import check_lengths, reverse_within
 from .recurrent import RNN
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -21,7 +22,13 @@ class Bidirectional(Layer):
     with ``return_sequences`` its outputs are re-reversed so that step ``t`` of both halves
     describes input step ``t``. ``merge_mode``: ``"concat"`` (default), ``"sum"``,
     ``"mul"``, ``"ave"``, or ``None`` (return both).
+
+    ``layer(x, lengths=lengths)`` (padded batches, :mod:`.lengths`): the backward copy
+    reverses each sequence within its own length, so that it starts at the sequence's last
+    valid step, and its outputs are re-reversed the same way; padded steps are zeros.
     """
+
+    takes_lengths = True
 
     def __init__(self, layer: RNN, merge_mode: str | None = "concat",
                  name: str | None = None) -> None:
@@ -57,11 +64,21 @@ class Bidirectional(Layer):
                              "the next layer of a Sequential model")
         return shape
 
-    def forward(self, x: torch.Tensor) -> Any:
-        y_f = self.forward_layer(x)
-        y_b = self.backward_layer(x)
-        if self.forward_layer.return_sequences:
-            y_b = y_b.flip(1)
+    def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        return self.forward_layer.output_lengths(lengths)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> Any:
+        if lengths is None:
+            y_f = self.forward_layer(x)
+            y_b = self.backward_layer(x)
+            if self.forward_layer.return_sequences:
+                y_b = y_b.flip(1)
+        else:
+            lengths = check_lengths(lengths, x, self.name or "Bidirectional")
+            y_f = self.forward_layer(x, lengths=lengths)
+            y_b = self.backward_layer(x, lengths=lengths)
+            if self.forward_layer.return_sequences:
+                y_b = reverse_within(y_b, lengths)
         if self.merge_mode == "concat":
             return torch.cat([y_f, y_b], dim=-1)
         if self.merge_mode == "sum":

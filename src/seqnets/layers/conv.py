@@ -15,6 +15,7 @@ from ..errors import ConfigError, ShapeError
 from . import activations
 from .base import Layer, Shape, register
 from .initializers import glorot_uniform_
+from .lengths import check_lengths, zero_padding
 from .ops import dispatch
 from .ops.conv import Geometry, conv_stack, pads
 
@@ -48,7 +49,16 @@ class Conv1D(Layer):
 
     Deliberate difference: Keras refuses ``strides > 1`` together with
     ``dilation_rate > 1``; PyTorch supports it, and so do we.
+
+    ``layer(x, lengths=lengths)`` (padded batches, :mod:`.lengths`): inputs past each
+    sequence's length are read as zeros, whatever they hold, and each output sequence has
+    :meth:`output_lengths` valid steps (``conv_output_length`` of its own length), zeros
+    after them: every valid output equals the sequence's output alone. With
+    ``padding="same"`` and ``strides > 1`` TensorFlow's left padding depends on the length,
+    so each sequence is then padded by its own rule.
     """
+
+    takes_lengths = True
 
     def __init__(self, filters: int, kernel_size: int, strides: int = 1,
                  padding: str = "valid", dilation_rate: int = 1,
@@ -123,13 +133,56 @@ class Conv1D(Layer):
             raise ShapeError(f"Conv1D with padding='valid' needs at least {self._span()} "
                              f"steps, got {x.shape[1]}")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        """Each output sequence's valid steps: ``conv_output_length`` of its own length."""
+        if lengths is None:
+            return None
+        s, span = self.strides, self._span()
+        if self.padding == "valid":
+            out = torch.div(lengths - span, s, rounding_mode="floor") + 1
+            if bool((out < 1).any()):
+                b = int((out < 1).nonzero()[0])
+                raise ShapeError(f"{self.name or 'Conv1D'} with padding='valid' needs at least "
+                                 f"{span} steps, but sequence {b} has {int(lengths[b])}; "
+                                 "drop or pad the shortest sequences, or use "
+                                 "padding='same' or 'causal'")
+            return out
+        return -torch.div(-lengths, s, rounding_mode="floor")  # ceil(length / strides)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         self._check_input(x)
+        if lengths is not None:
+            return self._forward_lengths(x, lengths)
+        return self._convolve(x, self.geometry)
+
+    def _forward_lengths(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        lengths = check_lengths(lengths, x, self.name or "Conv1D")
+        out_lengths = self.output_lengths(lengths)
+        if self.padding == "same" and self.strides > 1:  # _own_pads zeroes the padding too
+            y = self._convolve(self._own_pads(x, lengths), self.geometry._replace(padding="valid"))
+        else:
+            y = self._convolve(zero_padding(x, lengths), self.geometry)
+        return zero_padding(y, out_lengths)
+
+    def _own_pads(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``x`` laid out for a 'valid' convolution with each sequence padded by its own
+        'same' rule: sequence ``b`` starts after its own left padding (zeros around it)."""
+        s, span = self.strides, self._span()
+        rest = lengths % s
+        total = torch.where(rest == 0, span - s, span - rest).clamp(min=0)
+        left = total // 2  # TensorFlow's rule (ops.conv.pads) for each length
+        count = -(-x.shape[1] // s)
+        source = torch.arange((count - 1) * s + span, device=x.device) - left[:, None]
+        inside = (source >= 0) & (source < lengths[:, None])  # [B, T_padded]
+        index = source.clamp(0, x.shape[1] - 1)[..., None].expand(-1, -1, x.shape[2])
+        return x.gather(1, index).masked_fill(~inside[..., None], 0.0)
+
+    def _convolve(self, x: torch.Tensor, geometry: Geometry) -> torch.Tensor:
         if dispatch.conv_runs_taps(self, x.device):
             relu = self.activation == "relu"
-            y = conv_stack(x, (self.geometry,), (relu,), [self.weight], [self.bias])
+            y = conv_stack(x, (geometry,), (relu,), [self.weight], [self.bias])
             return y if relu else self._act(y)
-        left, right = self._pads(x.shape[1])
+        left, right = pads(geometry, x.shape[1])
         h = x.transpose(1, 2)  # (B, F, T): PyTorch's channels-first layout
         if left or right:
             h = F.pad(h, (left, right))

@@ -1,4 +1,10 @@
-"""Dense, TimeDistributed, Flatten, dropout (MC too), normalisation and reshaping layers."""
+"""Dense, TimeDistributed, Flatten, dropout (MC too), normalisation and reshaping layers.
+
+The layers that act on each step (Dense, Activation, TimeDistributed, Dropout,
+LayerNormalization) take ``lengths`` (padded batches, :mod:`.lengths`) and pass them on
+unchanged, with zeros at the padded steps of their output; BatchNormalization leaves the
+padded steps out of its statistics. Flatten and RepeatVector refuse them.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,12 @@ from ..errors import ConfigError, ShapeError
 from . import activations
 from .base import Layer, Shape, deserialize, register, serialize
 from .initializers import glorot_uniform_
+from .lengths import check_lengths, step_mask, zero_padding
+
+
+def _zero_padded(layer: nn.Module, y: torch.Tensor, lengths: Any) -> torch.Tensor:
+    """A per-step layer's output ``y`` with zeros at the padded steps."""
+    return zero_padding(y, check_lengths(lengths, y, layer.name or type(layer).__name__))
 
 
 def dropout_active(layer: nn.Module) -> bool:
@@ -49,8 +61,11 @@ class Dense(Layer):
     """Fully connected layer on the last axis: ``[..., in] → [..., units]``.
 
     Keras defaults: glorot-uniform kernel, zero bias. On ``[B, T, F]`` input it acts at
-    every time step, exactly like ``TimeDistributed(Dense(...))``.
+    every time step, exactly like ``TimeDistributed(Dense(...))``; with ``lengths`` the
+    padded steps of its output are zeros.
     """
+
+    takes_lengths = True
 
     def __init__(
         self,
@@ -79,8 +94,9 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (*input_shape[:-1], self.units)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._act(F.linear(x, self.weight, self.bias))
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        y = self._act(F.linear(x, self.weight, self.bias))
+        return y if lengths is None else _zero_padded(self, y, lengths)
 
     def get_config(self) -> dict[str, Any]:
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
@@ -89,7 +105,9 @@ class Dense(Layer):
 
 @register
 class Activation(Layer):
-    """Applies a named activation elementwise."""
+    """Applies a named activation elementwise (zeros at padded steps, given ``lengths``)."""
+
+    takes_lengths = True
 
     def __init__(self, activation: str, name: str | None = None) -> None:
         super().__init__(name)
@@ -97,8 +115,9 @@ class Activation(Layer):
         self._act = activations.get(self.activation)
         self.built = True
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._act(x)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        y = self._act(x)
+        return y if lengths is None else _zero_padded(self, y, lengths)
 
     def get_config(self) -> dict[str, Any]:
         return {"activation": self.activation, "name": self.name}
@@ -106,7 +125,13 @@ class Activation(Layer):
 
 @register
 class TimeDistributed(Layer):
-    """Applies ``layer`` independently at every time step: ``[B, T, ...] → [B, T, ...]``."""
+    """Applies ``layer`` independently at every time step: ``[B, T, ...] → [B, T, ...]``.
+
+    With ``lengths`` the layer runs on the valid steps only (a batch normalisation inside it
+    sees no padding, and padded frames cost nothing); padded steps of the output are zeros.
+    """
+
+    takes_lengths = True
 
     def __init__(self, layer: nn.Module, name: str | None = None) -> None:
         super().__init__(name)
@@ -125,10 +150,16 @@ class TimeDistributed(Layer):
         inner = self.layer.compute_output_shape(tuple(input_shape[1:]))
         return (input_shape[0], *inner)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 3:
             raise ShapeError(f"TimeDistributed expects [batch, time, ...], got {tuple(x.shape)}")
         b, t = x.shape[:2]
+        if lengths is not None:
+            valid = step_mask(check_lengths(lengths, x, self.name or "TimeDistributed"), t)
+            y = self.layer(x[valid])  # [valid steps, ...]
+            out = y.new_zeros(b, t, *y.shape[1:])
+            out[valid] = y
+            return out
         y = self.layer(x.reshape(b * t, *x.shape[2:]))
         return y.reshape(b, t, *y.shape[1:])
 
@@ -184,7 +215,10 @@ class RepeatVector(Layer):
 
 @register
 class Dropout(Layer):
-    """Zeroes inputs with probability ``rate`` in training, scaling the rest by 1/(1-rate)."""
+    """Zeroes inputs with probability ``rate`` in training, scaling the rest by 1/(1-rate)
+    (given ``lengths``, the padded steps are zeros too)."""
+
+    takes_lengths = True
 
     def __init__(self, rate: float, name: str | None = None) -> None:
         super().__init__(name)
@@ -192,10 +226,10 @@ class Dropout(Layer):
         self.mc_dropout = False
         self.built = True
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.rate == 0.0 or not dropout_active(self):
-            return x
-        return F.dropout(x, self.rate, training=True)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        y = x if self.rate == 0.0 or not dropout_active(self) else F.dropout(x, self.rate,
+                                                                             training=True)
+        return y if lengths is None else _zero_padded(self, y, lengths)
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate, "name": self.name}
@@ -212,7 +246,10 @@ class MCDropout(Dropout):
 
 @register
 class LayerNormalization(Layer):
-    """Normalises the last axis; learned scale and offset. Keras default ``epsilon=1e-3``."""
+    """Normalises the last axis; learned scale and offset. Keras default ``epsilon=1e-3``.
+    Each step is normalised on its own, so ``lengths`` only zero the padded steps."""
+
+    takes_lengths = True
 
     def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                  name: str | None = None) -> None:
@@ -230,8 +267,9 @@ class LayerNormalization(Layer):
         self.normalized_shape = (int(size),)
         self.built = True
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.epsilon)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        y = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.epsilon)
+        return y if lengths is None else _zero_padded(self, y, lengths)
 
     def get_config(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "center": self.center, "scale": self.scale,
@@ -245,7 +283,13 @@ class BatchNormalization(Layer):
     Keras defaults: ``momentum=0.99`` (weight of the *old* moving average, the opposite of
     PyTorch's convention), ``epsilon=1e-3``. The moving mean and variance count as
     non-trainable parameters, as in Keras's summary.
+
+    ``layer(x, lengths=lengths)`` on ``[B, T, F]`` (padded batches, :mod:`.lengths`): in
+    training the batch statistics (and so the moving averages) are those of the valid steps
+    only; padded steps of the output are zeros.
     """
+
+    takes_lengths = True
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, name: str | None = None) -> None:
@@ -267,11 +311,20 @@ class BatchNormalization(Layer):
         self.register_buffer("running_var", torch.ones(size))
         self.built = True
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1])
-        y = F.batch_norm(flat, self.running_mean, self.running_var, self.weight, self.bias,
-                         training=self.training, momentum=1.0 - self.momentum, eps=self.epsilon)
-        return y.reshape(x.shape)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if lengths is not None:
+            valid = step_mask(check_lengths(lengths, x, self.name or "BatchNormalization"),
+                              x.shape[1])
+            steps = x[valid]  # [valid steps, ..., F]: statistics of the valid steps only
+            out = x.new_zeros(x.shape)
+            out[valid] = self._normalise(steps.reshape(-1, x.shape[-1])).reshape(steps.shape)
+            return out
+        return self._normalise(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+    def _normalise(self, flat: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(flat, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=self.training, momentum=1.0 - self.momentum,
+                            eps=self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "epsilon": self.epsilon, "center": self.center,

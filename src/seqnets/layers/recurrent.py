@@ -3,6 +3,16 @@
 Input ``[B, T, F]``; output ``[B, T, units]`` with ``return_sequences=True``, else the
 last output ``[B, units]``. ``return_state=True`` returns ``(output, *final_states)``.
 
+Variable length (:mod:`.lengths`): ``layer(x, lengths=lengths)`` with ``lengths`` ``[B]``
+(valid steps per sequence, padding at the end) skips each sequence's padding: the output
+without ``return_sequences`` and the states of ``return_state`` are those of each
+sequence's last valid step, and with ``return_sequences`` the padded steps are zeros.
+``go_backwards`` then reverses each sequence within its own length (processing starts at its
+last valid step), and its outputs, in processing order, keep the padding at the end. The
+fused kernels run packed sequences (``pack_padded_sequence``), the cell loop carries each
+state unchanged over padded steps, and the compiled loops run as
+:func:`seqnets.layers.ops.dispatch.recurrent_path` describes; all give the same results.
+
 Dropout follows Keras: ``dropout`` drops input features and ``recurrent_dropout`` drops
 units of ``h_{t-1}`` in the recurrent product, with one mask per sequence reused at every
 step (variational dropout, Gal & Ghahramani 2016). The state carried to the next step is
@@ -15,11 +25,13 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import ConfigError, ShapeError
 from .base import Layer, Shape, deserialize, register, serialize
 from .cells import Cell, GRUCell, LSTMCell, SimpleRNNCell, States
 from .core import dropout_active
+from .lengths import check_lengths, last_steps, pad_time, reverse_within, step_mask, zero_padding
 from .ops import dispatch
 from .ops import recurrent as compiled_loops
 
@@ -65,7 +77,12 @@ class RNN(Layer):
             ``"compiled"`` and ``"loop"`` (the reference cell loop) ask for one; a path
             that cannot run the configuration (say, fused with recurrent dropout while
             training) falls back to the loop.
+
+    Call: ``layer(x, initial_state=None, lengths=None)``; ``lengths`` ``[B]`` for padded
+    batches (see the module docstring).
     """
+
+    takes_lengths = True
 
     def __init__(self, cell: nn.Module, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
@@ -133,10 +150,21 @@ class RNN(Layer):
             raise ShapeError(f"initial_state shapes {got} do not match the cell's {expected}")
         return states
 
-    def forward(self, x: torch.Tensor, initial_state: Any = None) -> Any:
+    def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        """The input's lengths with ``return_sequences``, else None (no time axis)."""
+        return lengths if self.return_sequences else None
+
+    def forward(self, x: torch.Tensor, initial_state: Any = None,
+                lengths: torch.Tensor | None = None) -> Any:
         self._check_input(x)
         states = self._initial(x, initial_state)
-        if self.go_backwards:
+        steps = x.shape[1]
+        if lengths is not None:
+            lengths = check_lengths(lengths, x, self.name or type(self).__name__)
+            x = zero_padding(x[:, :int(lengths.max())], lengths)  # no step past the longest
+            if self.go_backwards:
+                x = reverse_within(x, lengths)
+        elif self.go_backwards:
             x = x.flip(1)
         active = dropout_active(self)
         rate = getattr(self.cell, "dropout", 0.0)
@@ -146,15 +174,20 @@ class RNN(Layer):
         rec_mask = None
         if active and rec_rate > 0.0:
             rec_mask = _sequence_mask(x.shape[0], self._state_sizes()[0], rec_rate, x)
-        path = dispatch.recurrent_path(self, x, rec_mask)
+        path = dispatch.recurrent_path(self, x, rec_mask, lengths)
         if path == "fused":
-            outputs, states = self._forward_fused(x, states)
+            outputs, states = self._forward_fused(x, states, lengths)
         elif path == "compiled":
             outputs, states = compiled_loops.run(self.compiled_loop(), self.cell, x, states,
-                                                 rec_mask)
+                                                 rec_mask, lengths)
         else:
-            outputs, states = self._forward_loop(x, states, rec_mask)
-        out = outputs if self.return_sequences else outputs[:, -1]
+            outputs, states = self._forward_loop(x, states, rec_mask, lengths)
+        if lengths is None:
+            out = outputs if self.return_sequences else outputs[:, -1]
+        elif self.return_sequences:
+            out = pad_time(zero_padding(outputs, lengths), steps)
+        else:
+            out = last_steps(outputs, lengths)
         return (out, *states) if self.return_state else out
 
     def compiled_loop(self) -> str | None:
@@ -167,18 +200,31 @@ class RNN(Layer):
         """Whether the configuration has a PyTorch fused kernel (oneDNN / cuDNN)."""
         return False
 
-    def _forward_fused(self, x: torch.Tensor, states: States) -> tuple[torch.Tensor, States]:
+    def bounded_states(self) -> bool:
+        """Whether the compiled loop's states stay finite over any number of steps: tanh and
+        sigmoid saturate (an LSTM's cell state grows at most by one a step); ReLU does not."""
+        family = self.compiled_loop()
+        if family == "simple_rnn":
+            return getattr(self.cell, "activation", None) == "tanh"
+        return family in ("ln_rnn", "gru", "lstm")
+
+    def _forward_fused(self, x: torch.Tensor, states: States,
+                       lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, States]:
         raise NotImplementedError
 
     def _forward_loop(self, x: torch.Tensor, states: States,
-                      rec_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, States]:
-        """The reference path: the cell's step at every time step."""
+                      rec_mask: torch.Tensor | None = None,
+                      lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, States]:
+        """The reference path: the cell's step at every time step. With ``lengths`` the
+        states are carried unchanged over each sequence's padded steps."""
         cell = self.cell
+        valid = None if lengths is None else step_mask(lengths, x.shape[1])[..., None]
         if _has_split_step(cell):
             projected = cell.project(x)  # the input product for every step at once
             outputs = []
             for t in range(x.shape[1]):
-                y, states = cell.step(projected[:, t], states, rec_mask)
+                y, new = cell.step(projected[:, t], states, rec_mask)
+                states = new if valid is None else _carry(valid[:, t], new, states)
                 outputs.append(y)
         else:  # a user's own cell: only forward(x_t, states)
             if rec_mask is not None:
@@ -188,8 +234,9 @@ class RNN(Layer):
                     "seqnets.layers.cells) so the mask can reach the recurrent product")
             outputs = []
             for t in range(x.shape[1]):
-                y, states = cell(x[:, t], states)
-                states = (states,) if isinstance(states, torch.Tensor) else tuple(states)
+                y, new = cell(x[:, t], states)
+                new = (new,) if isinstance(new, torch.Tensor) else tuple(new)
+                states = new if valid is None else _carry(valid[:, t], new, states)
                 outputs.append(y)
         return torch.stack(outputs, dim=1), tuple(states)
 
@@ -205,10 +252,15 @@ class RNN(Layer):
         return cls(**config)
 
 
+def _carry(valid: torch.Tensor, new: States, old: States) -> States:
+    """The new states where the step is valid (``valid`` ``[B, 1]``), the old ones elsewhere."""
+    return tuple(torch.where(valid, n, o) for n, o in zip(new, old, strict=True))
+
+
 class _FusedRNN(RNN):
     """A recurrent layer that owns its cell and can run PyTorch's fused kernel.
 
-    See :class:`RNN` for ``implementation``; all paths give the same results.
+    See :class:`RNN` for ``implementation`` and ``lengths``; all paths give the same results.
     """
 
     cell_class: type[Cell]
@@ -258,9 +310,25 @@ class _FusedRNN(RNN):
             recurrent_bias = self._zero_recurrent_bias
         return [c.weight_ih, c.weight_hh, c.bias, recurrent_bias]
 
-    def _run_fused(self, op: Any, x: torch.Tensor, hx: Any) -> tuple[torch.Tensor, ...]:
+    def _run_fused(self, op: Any, x: torch.Tensor, hx: tuple[torch.Tensor, ...],
+                   lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """``op`` (``torch.lstm``, ``torch.gru``, ...) on ``x`` from states ``hx`` (each
+        ``[1, B, H]``): ``(outputs, *states)``. With ``lengths``, on packed sequences: the
+        states of each sequence's last valid step, zeros at padded steps."""
         weights = self._fused_weights()
-        return op(x, hx, weights, len(weights) == 4, 1, 0.0, self.training, False, True)
+        bias = len(weights) == 4
+        state = hx if len(hx) > 1 else hx[0]
+        if lengths is None:
+            return op(x, state, weights, bias, 1, 0.0, self.training, False, True)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        order, unorder = packed.sorted_indices, packed.unsorted_indices
+        sort = lambda h: h.index_select(1, order)  # noqa: E731
+        state = tuple(map(sort, hx)) if len(hx) > 1 else sort(hx[0])
+        data, *states = op(packed.data, packed.batch_sizes, state, weights, bias, 1, 0.0,
+                           self.training, False)
+        out, _ = pad_packed_sequence(PackedSequence(data, packed.batch_sizes, order, unorder),
+                                     batch_first=True, total_length=x.shape[1])
+        return (out, *(h.index_select(1, unorder) for h in states))
 
     def _cudnn_mode(self) -> str:
         """cuDNN's name for the fused kernel: RNN_TANH, RNN_RELU, LSTM or GRU."""
@@ -297,7 +365,8 @@ class SimpleRNN(_FusedRNN):
     """Fully connected recurrent layer: ``h_t = φ(x_t W_x + h_{t-1} W_h + b)``.
 
     Keras's arguments and defaults (``activation="tanh"``, glorot-uniform kernel,
-    orthogonal recurrent kernel, zero bias). Fused for tanh and relu.
+    orthogonal recurrent kernel, zero bias). Fused for tanh and relu. Padded batches:
+    ``layer(x, lengths=lengths)`` (see the module docstring).
     """
 
     cell_class = SimpleRNNCell
@@ -313,9 +382,9 @@ class SimpleRNN(_FusedRNN):
     def _cudnn_mode(self) -> str:
         return "RNN_TANH" if self.cell.activation == "tanh" else "RNN_RELU"
 
-    def _forward_fused(self, x, states):
+    def _forward_fused(self, x, states, lengths=None):
         op = torch.rnn_tanh if self.cell.activation == "tanh" else torch.rnn_relu
-        out, h = self._run_fused(op, x, states[0].unsqueeze(0))
+        out, h = self._run_fused(op, x, (states[0].unsqueeze(0),), lengths)
         return out, (h.squeeze(0),)
 
 
@@ -326,7 +395,7 @@ class LSTM(_FusedRNN):
     Keras's defaults, forget-gate bias 1 included. On CPU the native time loop where it
     builds, else oneDNN's fused kernel (:mod:`seqnets.layers.ops.dispatch`); on GPU cuDNN's.
     The cell loop when the activations differ from tanh/sigmoid, and (without the native loop
-    or numba) when ``recurrent_dropout`` is active.
+    or numba) when ``recurrent_dropout`` is active. Padded batches: ``layer(x, lengths=...)``.
     """
 
     cell_class = LSTMCell
@@ -347,8 +416,9 @@ class LSTM(_FusedRNN):
     def _cudnn_mode(self) -> str:
         return "LSTM"
 
-    def _forward_fused(self, x, states):
-        out, h, c = self._run_fused(torch.lstm, x, tuple(s.unsqueeze(0) for s in states))
+    def _forward_fused(self, x, states, lengths=None):
+        out, h, c = self._run_fused(torch.lstm, x, tuple(s.unsqueeze(0) for s in states),
+                                    lengths)
         return out, (h.squeeze(0), c.squeeze(0))
 
 
@@ -357,7 +427,8 @@ class GRU(_FusedRNN):
     """Gated recurrent unit layer (see :class:`~seqnets.layers.GRUCell`).
 
     ``reset_after=True`` by default, as in Keras; that variant is fused (PyTorch's GRU is
-    the same equation). ``reset_after=False`` runs the cell loop.
+    the same equation). ``reset_after=False`` runs the cell loop. Padded batches:
+    ``layer(x, lengths=lengths)`` (see the module docstring).
     """
 
     cell_class = GRUCell
@@ -379,6 +450,6 @@ class GRU(_FusedRNN):
     def _cudnn_mode(self) -> str:
         return "GRU"
 
-    def _forward_fused(self, x, states):
-        out, h = self._run_fused(torch.gru, x, states[0].unsqueeze(0))
+    def _forward_fused(self, x, states, lengths=None):
+        out, h = self._run_fused(torch.gru, x, (states[0].unsqueeze(0),), lengths)
         return out, (h.squeeze(0),)

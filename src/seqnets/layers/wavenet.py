@@ -13,6 +13,7 @@ from ..checks import positive_int
 from ..errors import ConfigError, ShapeError
 from .base import Layer, Shape, register
 from .conv import Conv1D
+from .lengths import check_lengths, zero_padding
 from .ops import dispatch
 
 
@@ -57,7 +58,13 @@ class WaveNet(Layer):
     ``checkpoint=True`` recomputes each layer's activations in the backward pass instead of
     keeping them (gradient checkpointing): training memory then holds one residual stream
     per layer, so sequences of tens of thousands of steps fit in a few GiB.
+
+    ``layer(x, lengths=lengths)`` (padded batches, :mod:`.lengths`): every convolution is
+    causal, so a valid step never sees the padding after it; inputs past each length are
+    read as zeros and the padded steps of the output are zeros.
     """
+
+    takes_lengths = True
 
     def __init__(self, blocks: int = 3, layers_per_block: int = 10, channels: int = 32,
                  skip_channels: int | None = None, kernel_size: int = 2, outputs: int = 10,
@@ -99,7 +106,10 @@ class WaveNet(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0], self.outputs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if lengths is not None:
+            lengths = check_lengths(lengths, x, self.name or "WaveNet")
+            return zero_padding(self(zero_padding(x, lengths)), lengths)
         h = self.input_conv(x)
         skips = 0
         save_memory = self.checkpoint and self.training and torch.is_grad_enabled()

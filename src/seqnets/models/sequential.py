@@ -11,6 +11,7 @@ from ..checks import positive_int
 from ..errors import ConfigError, ShapeError
 from ..layers.base import Layer, Shape, deserialize, register, serialize, snake_case
 from ..layers.conv import fusable, run_fused
+from ..layers.lengths import cannot_take_lengths, check_lengths
 
 
 def count_parameters(module: nn.Module) -> tuple[int, int]:
@@ -46,7 +47,16 @@ class Sequential(Layer):
 
     With an input size the model is built at once and :meth:`summary` lists each layer's
     output shape and parameter count; without one, layers build on the first call.
+
+    Variable length: ``model(x, lengths=lengths)`` with ``lengths`` ``[B]`` (valid steps of
+    each sequence, padding at the end; :func:`seqnets.training.pad_sequences` builds such
+    batches) hands each layer the lengths of its input, updated where a layer changes the
+    time axis (:meth:`output_lengths`), until a layer returns vectors; padding then never
+    changes an output (:mod:`seqnets.layers.lengths`). Convolutions run one by one then, so
+    that each reads zeros past each length. A layer that cannot honour lengths refuses them.
     """
+
+    takes_lengths = True
 
     def __init__(self, layers: list[nn.Module], input_size: int | None = None,
                  input_shape: Shape | None = None, seed: int | None = None,
@@ -99,7 +109,26 @@ class Sequential(Layer):
             shape = layer.compute_output_shape(shape)
         return shape
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        """The valid steps of each output sequence for inputs of ``lengths``, or None when
+        the output has no time axis."""
+        for layer in self.layers:
+            if lengths is None:
+                break
+            lengths = _layer_lengths(layer, lengths)
+        return lengths
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if lengths is not None:
+            lengths = check_lengths(lengths, x, self.name)
+            for layer in self.layers:
+                if lengths is None:  # no time axis left
+                    x = layer(x)
+                    continue
+                after = _layer_lengths(layer, lengths)
+                x = layer(x, lengths=lengths)
+                lengths = after
+            return x
         layers = list(self.layers)
         i = 0
         while i < len(layers):
@@ -173,6 +202,13 @@ class Sequential(Layer):
         layers = [deserialize(spec) for spec in config["layers"]]
         shape = config.get("input_shape")
         return cls(layers, input_shape=tuple(shape) if shape else None, name=config.get("name"))
+
+
+def _layer_lengths(layer: nn.Module, lengths: torch.Tensor) -> torch.Tensor | None:
+    """The lengths of ``layer``'s output; a clear error if it cannot take lengths."""
+    if not getattr(layer, "takes_lengths", False):
+        raise ConfigError(cannot_take_lengths(layer))
+    return layer.output_lengths(lengths)
 
 
 def _assign_names(layers: list[nn.Module]) -> None:

@@ -108,3 +108,69 @@ def model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
     return torch.device("cpu")
+
+
+def pad_sequences(sequences: Any, maxlen: int | None = None, dtype: torch.dtype = torch.float32,
+                  padding: str = "post", truncating: str = "post",
+                  value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A list of variable-length sequences as one padded batch and its lengths.
+
+    ``sequences``: arrays or tensors ``[T_i, C]`` (or ``[T_i]``, read as one channel), the
+    same ``C`` for all. Returns ``(x, lengths)``: ``x`` ``[B, T, C]`` of ``dtype`` with
+    ``T = max T_i`` (or ``maxlen``), each sequence at the start of its row and ``value``
+    after it, and ``lengths`` ``[B]`` (torch.long) its valid steps, the form every layer's
+    ``lengths`` argument takes (``model(x, lengths=lengths)``; see
+    :mod:`seqnets.layers.lengths`).
+
+    Keras's ``pad_sequences``, with these differences: the result is ``[B, T, C]`` floats
+    with the lengths beside it; padding is at the end (``padding="post"``, the only choice:
+    the layers read lengths as "padding after"); ``truncating`` defaults to ``"post"`` (keep
+    the first ``maxlen`` steps; ``"pre"`` keeps the last). Empty sequences are refused.
+    """
+    if padding != "post":
+        raise DataError(f"padding must be 'post' (seqnets layers take lengths of sequences "
+                        f"padded at the end), got {padding!r}")
+    if truncating not in ("pre", "post"):
+        raise DataError(f"truncating must be 'pre' or 'post', got {truncating!r}")
+    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, int)
+                               or maxlen < 1):
+        raise DataError(f"maxlen must be a positive integer or None, got {maxlen!r}")
+    if isinstance(sequences, (np.ndarray, torch.Tensor)) and sequences.dtype != object:
+        sequences = list(sequences)
+    if not isinstance(sequences, (list, tuple)) or not sequences:
+        raise DataError("pad_sequences needs a non-empty list of sequences [T_i, C], got "
+                        f"{type(sequences).__name__}" + (" (empty)" if not sequences else ""))
+    rows = []
+    for i, seq in enumerate(sequences):
+        t = _sequence(seq, i, dtype)
+        if t.dim() == 1:
+            t = t[:, None]
+        if t.dim() != 2:
+            raise ShapeError(f"sequence {i} must be [steps, channels] or [steps], got shape "
+                             f"{tuple(t.shape)}")
+        if len(t) == 0:
+            raise DataError(f"sequence {i} is empty; every sequence needs at least one step")
+        if rows and t.shape[1] != rows[0].shape[1]:
+            raise ShapeError(f"sequence {i} has {t.shape[1]} channels, sequence 0 has "
+                             f"{rows[0].shape[1]}; every sequence needs the same channels")
+        if maxlen is not None and len(t) > maxlen:
+            t = t[:maxlen] if truncating == "post" else t[-maxlen:]
+        rows.append(t)
+    lengths = torch.tensor([len(t) for t in rows], dtype=torch.long)
+    steps = maxlen if maxlen is not None else int(lengths.max())
+    x = torch.full((len(rows), steps, rows[0].shape[1]), float(value), dtype=dtype)
+    for i, t in enumerate(rows):
+        x[i, :len(t)] = t
+    return x, lengths
+
+
+def _sequence(seq: Any, i: int, dtype: torch.dtype) -> torch.Tensor:
+    if isinstance(seq, torch.Tensor):
+        return seq.detach().to(dtype)
+    try:
+        arr = np.asarray(seq)
+    except Exception as err:  # noqa: BLE001 - report what the user passed
+        raise DataError(f"sequence {i} cannot be read as an array: {err}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise DataError(f"sequence {i} must be numeric, got dtype {arr.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(arr)).to(dtype)

@@ -58,6 +58,10 @@ class RecurrentKernels(Protocol):
     def has_fused_kernel(self) -> bool:
         """Whether PyTorch's fused kernel (oneDNN / cuDNN) computes this configuration."""
 
+    def bounded_states(self) -> bool:
+        """Whether the cell's states stay finite over any number of steps (saturating
+        activations), so that a compiled loop may run over a batch's padded steps."""
+
 
 @runtime_checkable
 class Convolution(Protocol):
@@ -98,21 +102,32 @@ def cpu_prefers_fused(family: str | None) -> bool:
 
 
 def recurrent_path(layer: RecurrentKernels, x: torch.Tensor,
-                   recurrent_mask: torch.Tensor | None) -> str:
+                   recurrent_mask: torch.Tensor | None,
+                   lengths: torch.Tensor | None = None) -> str:
     """Which implementation runs this call of a recurrent layer: ``"fused"``, ``"compiled"``
     or ``"loop"`` (the reference cell loop).
 
     ``implementation="auto"``: on CPU the compiled loop where the cell fits one (unless the
     fused kernel is faster, :func:`cpu_prefers_fused`), else the fused kernel; on GPU cuDNN's
     fused kernel. An explicit choice that cannot run the call (fused with recurrent dropout
-    while training, say) falls back to the loop."""
+    while training, say) falls back to the loop.
+
+    With ``lengths`` (a padded batch) every path skips the padding its own way: the fused
+    kernels take packed sequences, the cell loop carries each state unchanged over padded
+    steps, and the compiled loops, which know no lengths, run over the padded steps too
+    while the layer reads each sequence's outputs and states up to its last valid step
+    (exact: a sequence's valid steps come before its padding, and a recurrence never looks
+    ahead). That needs states that stay finite over padded steps: a cell without
+    :meth:`~RecurrentKernels.bounded_states` (the ReLU SimpleRNN) takes the packed fused
+    kernel or the cell loop instead."""
     impl = layer.implementation
     if impl == "loop":
         return "loop"
     fused = recurrent_mask is None and layer.has_fused_kernel()
     family = layer.compiled_loop()
     compiled = (x.device.type == "cpu" and x.dtype in _COMPILED_DTYPES
-                and loop_backend(family) is not None)
+                and loop_backend(family) is not None
+                and (lengths is None or layer.bounded_states()))
     if impl == "fused":
         return "fused" if fused else "loop"
     if impl == "compiled":

@@ -140,14 +140,27 @@ class _LSTM(torch.autograd.Function):
         return dp, _weight_grad(dp, y, h0, mask), dpeep, dh0, dc0, None, None
 
 
+def _at(seq: torch.Tensor, last: torch.Tensor | None) -> torch.Tensor:
+    """Step ``last[b]`` of each sequence of ``seq`` ``[B, T, H]`` (None: the last step)."""
+    if last is None:
+        return seq[:, -1]
+    return seq.gather(1, last.view(-1, 1, 1).expand(seq.shape[0], 1, seq.shape[2])).squeeze(1)
+
+
 def run(family: str, cell: nn.Module, x: torch.Tensor, states: tuple[torch.Tensor, ...],
-        rec_mask: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        rec_mask: torch.Tensor | None, lengths: torch.Tensor | None = None,
+        ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """Outputs ``[B, T, H]`` and final states for ``x`` ``[B, T, F]``, through the compiled
     loop ``family`` (the cell's ``compiled_loop``: one of :data:`.dispatch.LOOP_FAMILIES`).
+
+    With ``lengths`` ``[B]`` (a batch padded at the end) the final states are those of each
+    sequence's last valid step; the loop still runs over the padded steps (their outputs are
+    the caller's to drop), which leaves the valid steps exact: a recurrence never looks ahead.
 
     The cell is read by its parameters' names (``weight_hh``, ``recurrent_bias``,
     ``ln_weight``/``ln_bias``, ``peephole_weights``), so this module knows no cell class."""
     ops = native.library() if dispatch.loop_backend(family) == "native" else None
+    last = None if lengths is None else lengths - 1
     p = cell.project(x)
     dtype = p.dtype
     w = cell.weight_hh.to(dtype)
@@ -155,17 +168,17 @@ def run(family: str, cell: nn.Module, x: torch.Tensor, states: tuple[torch.Tenso
     h0 = states[0].to(dtype)
     if family == "simple_rnn":
         y = _SimpleRNN.apply(p, w, h0, mask, cell.activation == "relu", ops)
-        return y, (y[:, -1],)
+        return y, (_at(y, last),)
     if family == "ln_rnn":
         y = _LNRNN.apply(p, w, h0, mask, cell.ln_weight.to(dtype), cell.ln_bias.to(dtype),
                          cell.epsilon)
-        return y, (y[:, -1],)
+        return y, (_at(y, last),)
     if family == "gru":
         y = _GRU.apply(p, w, cell.recurrent_bias.to(dtype), h0, mask)
-        return y, (y[:, -1],)
+        return y, (_at(y, last),)
     if family != "lstm":
         raise ValueError(f"no compiled loop {family!r}; one of {dispatch.LOOP_FAMILIES}")
     peephole = getattr(cell, "peephole_weights", None)
     peep = p.new_zeros(3, cell.units) if peephole is None else peephole.to(dtype)
     y, c = _LSTM.apply(p, w, peep, h0, states[1].to(dtype), mask, ops)
-    return y, (y[:, -1], c[:, -1])
+    return y, (_at(y, last), _at(c, last))
