@@ -386,7 +386,7 @@ def test_failed_first_write_keeps_the_old_model(tmp_path, monkeypatch):
 
 def test_interrupted_write_of_data(tmp_path, monkeypatch):
     """A crash while writing the bytes (before the rename) leaves no file under the name."""
-    from seqnets.data import files as io   # the one atomic writer, under seqnets.io too
+    from seqnets.data import files as io  # the one atomic writer, under seqnets.io too
 
     real_fdopen = os.fdopen
 
