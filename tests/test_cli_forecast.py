@@ -79,9 +79,11 @@ def test_train_with_the_recipe_flags(tmp_path):
     assert main(["train", "--data", data, "--out", str(out), "--model", "mlp", "--strategy",
                  "direct", "--window", "6,9", "--horizon", "3", "--epochs", "1", "--scale",
                  "window", "--loss", "mae", "--ensemble", "2", "--uncertainty", "conformal",
-                 "--dropout", "0", "--quiet"]) == 0
+                 "--dropout", "0", "--base", "linear", "--early-stopping", "2",
+                 "--quiet"]) == 0
     fc = Forecaster.load(out)
     assert fc.windows == (6, 9) and fc.ensemble == 2 and fc.uncertainty == "conformal"
+    assert fc.base == "linear" and fc.base_ is not None and fc.early_stopping == 2
     assert fc.model_.windows == [6, 6, 9, 9]
 
 

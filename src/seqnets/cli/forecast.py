@@ -93,6 +93,7 @@ def _forecaster(args: argparse.Namespace):
                       ensemble=args.ensemble, refit=not args.no_refit,
                       uncertainty=args.uncertainty, season=getattr(args, "season", None),
                       future=tuple(names(args.future) or ()), calendar=args.calendar,
+                      base=args.base, early_stopping=args.early_stopping,
                       seed=args.seed, quiet=args.quiet,
                       model_options={"units": args.units} if args.units else None)
 
@@ -251,6 +252,12 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--future", default=None, metavar="A,B",
                    help="covariate columns known ahead (prices, promotions): shifted into "
                    "the window; seqnets forecast then needs --future FILE with their values")
+    p.add_argument("--base", choices=("linear",), default=None,
+                   help="with --strategy direct: the model corrects a least-squares linear "
+                   "forecast instead of forecasting alone")
+    p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+                   help="stop when the loss on the last tenth of the training windows has "
+                   "not improved for PATIENCE epochs (default: train every epoch)")
     p.add_argument("--calendar", action="store_true",
                    help="add calendar features of the steps ahead (day, week, year cycles)")
     p.add_argument("--no-refit", action="store_true",

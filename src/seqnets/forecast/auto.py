@@ -33,7 +33,8 @@ def candidates(fc) -> dict[str, dict]:
     return {
         "mlp over windows": {"model": "mlp", "strategy": "direct", "window": windows,
                              **common},
-        "gru seq2seq": {"model": "gru", "strategy": "seq2seq", "window": 2 * h, **common},
+        "gru seq2seq": {"model": "gru", "strategy": "seq2seq", "window": 2 * h, "base": None,
+                        **common},
     }
 
 

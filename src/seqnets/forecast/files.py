@@ -15,6 +15,7 @@ from ..errors import ModelFileError
 from ..io import atomic_write_text
 from ..io import load as load_model
 from ..io import save as save_model
+from ..models.baselines import LeastSquaresLinear
 from .backtesting import default_season
 
 FILE = "forecaster.json"
@@ -35,6 +36,9 @@ def save(fc, path) -> Path:
         "scores": None if fc.scores_ is None else fc.scores_.tolist(),
         "dropout": fc.dropout_, "seq_out": fc.seq_out_, "align": list(fc.align_),
         "masked": fc.masked_, "season": fc.season_,
+        "base": None if fc.base_ is None else {"coef": fc.base_.coef_.tolist(),
+                                               "window": list(fc.base_.window_shape_),
+                                               "outputs": list(fc.base_.output_shape_)},
         "cuts": list(fc.cuts_), "history": fc.history_, "validation": fc.validation_,
         "series": {
             "ids": [_plain(s) for s in ss.ids], "targets": list(ss.targets),
@@ -80,6 +84,12 @@ def load(cls, path):
                            tuple(s["targets"]), tuple(s["covariates"]), s["freq"],
                            s["time_name"], s["id_name"])
     fc.season_ = state.get("season") or default_season(fc.series_.freq)
+    fc.base_ = None
+    if state.get("base"):  # files before the linear base: none
+        fc.base_ = LeastSquaresLinear(alpha=1e-6)
+        fc.base_.coef_ = np.asarray(state["base"]["coef"], dtype=np.float64)
+        fc.base_.window_shape_ = tuple(state["base"]["window"])
+        fc.base_.output_shape_ = tuple(state["base"]["outputs"])
     fc.tail_only_ = True
     return fc
 

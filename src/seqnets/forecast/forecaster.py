@@ -40,13 +40,11 @@ from ..data.tables import read_series
 from ..data.transforms import Difference, PerSeries, Pipeline, Scaler
 from ..errors import ConfigError, DataError, NotFittedError
 from ..models import Sequential, zoo
-from ..models.ensemble import Ensemble
-from ..training import fit as train
-from . import auto, backtesting, files, validation
+from . import auto, backtesting, files, members, validation
 from . import covariates as cov
 from . import intervals as iv
 from . import quantiles as qt
-from .origins import OriginForecasts, last_step, scores
+from .origins import OriginForecasts, scores
 from .windowing import WindowedForecasts
 
 __all__ = ["Forecaster"]
@@ -123,6 +121,16 @@ class Forecaster(WindowedForecasts):
         calendar: add calendar features of the steps ahead (sine and cosine of the position
             in the day, week and year, as the frequency has them), known from the
             timestamps alone.
+        early_stopping: a patience in epochs, or ``None`` (train ``epochs`` epochs): the
+            last tenth of each series' training windows validates, the learning rate halves
+            after ``patience // 2`` epochs without gain, training stops after ``patience``
+            and keeps the best epoch's weights; a refit trains each member for its best
+            number of epochs (:mod:`~seqnets.forecast.members`).
+        base: ``"linear"`` (``strategy="direct"``): the forecast is a closed-form linear
+            one (least squares from the transformed windows to the next ``horizon``
+            values, as the ``linear`` baseline) plus what the model learns of its errors,
+            so that the network starts from, and corrects, the linear forecast; ``None``:
+            the model forecasts alone.
         seed: seeds initialisation, training and MC sampling.
         quiet: no training progress output.
     """
@@ -135,20 +143,22 @@ class Forecaster(WindowedForecasts):
                  model_options: dict | None = None, short_series: str = "pad",
                  ensemble: int = 1, refit: bool = True, uncertainty: str = "mc_dropout",
                  season: int | None = None, future: tuple = (), calendar: bool = False,
-                 seed: int = 0, quiet: bool = True):
+                 early_stopping: int | None = None, base: str | None = None, seed: int = 0,
+                 quiet: bool = True):
         self.model, self.window, self.horizon, self.strategy = model, window, horizon, strategy
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.scale, self.loss, self.difference, self.dropout = scale, loss, difference, dropout
         self.mc_samples, self.holdout, self.model_options = mc_samples, holdout, model_options
         self.short_series, self.ensemble = short_series, ensemble
         self.refit, self.uncertainty, self.season = refit, uncertainty, season
-        self.future, self.calendar = future, calendar
+        self.future, self.calendar, self.early_stopping = future, calendar, early_stopping
+        self.base = base
         self.seed, self.quiet = seed, quiet
 
     _PARAMS = ("model", "window", "horizon", "strategy", "epochs", "batch_size", "lr", "scale",
                "loss", "difference", "dropout", "mc_samples", "holdout", "model_options",
                "short_series", "ensemble", "refit", "uncertainty", "season", "future",
-               "calendar", "seed", "quiet")
+               "calendar", "early_stopping", "base", "seed", "quiet")
 
     def get_params(self) -> dict:
         """The settings as given (``model="auto"`` stays ``"auto"`` after fitting)."""
@@ -239,13 +249,16 @@ class Forecaster(WindowedForecasts):
         if self.transforms_ is not None:
             self.transforms_.fit([v[:c] for v, c in zip(self._view(ss).values, cuts,
                                                         strict=True)])
-        self.model_ = self._build(self.n_inputs_, self.seed)  # fixes the output layout
-        self.model_ = self._train(*self.training_data(), record=True)
+        self.model_, self.best_epochs_ = self._build(self.n_inputs_, self.seed), None
+        self._fit_base()
+        self.model_ = self._train(*self.training_data(tail=bool(self.early_stopping)),
+                                  record=True)
         origins = [np.arange(c, n - self.horizon + 1) for c, n in zip(cuts, ss.lengths,
                                                                         strict=True)]
         self._calibrate(ss, origins)
-        self.holdout_model_ = self.model_  # the calibrated model, for holdout_forecasts
+        self.holdout_model_, self.holdout_base_ = self.model_, self.base_  # as calibrated
         if self.refit:  # the final model also learns the held-out steps, the most recent
+            self._fit_base(ss.lengths)
             self.model_ = self._train(*self.training_data(upto=ss.lengths))
         return self
 
@@ -257,33 +270,14 @@ class Forecaster(WindowedForecasts):
         self.__dict__.update(chosen.__dict__)
         self.requested_, self.auto_, self.refit = requested, table, requested["refit"]
         if self.refit:
+            self._fit_base(ss.lengths)
             self.model_ = self._train(*self.training_data(upto=ss.lengths))
         return self
 
-    def _train(self, x, y, record: bool = False) -> nn.Module:
-        """The model (or the ensemble's median) trained on the pairs ``(x, y)``: per window,
-        ``ensemble`` members (seeds ``seed``, ``seed + 1``, ...), each reading the last
-        ``window`` steps of the input windows."""
-        n_features = self.n_inputs_
-        fn = self.training_loss
-        members, seed = [], self.seed
-        for w in self.windows:
-            xw = x[:, x.shape[1] - w:]
-            yw = y[:, y.shape[1] - len(range(self.align_[0], w, self.align_[1])):] \
-                if self.seq_out_ else y
-            for _ in range(self.ensemble):  # the first member's history is kept
-                member = self._build(n_features, seed, w)
-                history = train(member, (xw, yw), epochs=self.epochs, lr=self.lr,
-                                batch_size=self.batch_size, seed=seed, quiet=self.quiet,
-                                loss=fn if self.seq_out_ else last_step(fn))
-                if record and not members:
-                    self.history_ = history.to_dict()
-                members.append(member)
-                seed += 1
-        if len(members) == 1:
-            return members[0]
-        return Ensemble(members, windows=None if len(self.windows) == 1 else
-                        [w for w in self.windows for _ in range(self.ensemble)])
+    def _train(self, x, y, tail=None, record: bool = False) -> nn.Module:
+        """The model (or the ensemble's median) trained on the pairs ``(x, y)``
+        (:func:`~seqnets.forecast.members.train_members`)."""
+        return members.train_members(self, x, y, tail, record)
 
     def _calibrate(self, ss: SeriesSet, origins: list[np.ndarray]) -> None:
         """Held-out scores of the model trained before the cut: the conformity scores the
@@ -399,7 +393,8 @@ class Forecaster(WindowedForecasts):
                               "held-out part")
         origins = [np.arange(c, n - self.horizon + 1) for c, n in zip(self.cuts_, ss.lengths,
                                                                         strict=True)]
-        paths = self._sample(ss, origins, self.seed, model=self.holdout_model_)
+        paths = self._sample(ss, origins, self.seed, model=self.holdout_model_,
+                             base=self.holdout_base_)
         levels = iv.check_levels(intervals)
         cols = self._bands(paths, levels, calibrated, self._units(ss, origins) if levels else None)
         pd = require_pandas()

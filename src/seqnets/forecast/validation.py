@@ -53,6 +53,13 @@ def check_settings(fc) -> None:
             or not 0 <= fc.dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {fc.dropout!r}")
     flag(fc.refit, "refit")
+    if fc.base not in (None, "linear"):
+        raise ConfigError(f"base must be None or 'linear', got {fc.base!r}")
+    if fc.base and fc.strategy != "direct":
+        raise ConfigError("base='linear' forecasts all steps ahead from the window, as "
+                          "strategy='direct' does; use strategy='direct'")
+    if fc.early_stopping is not None:
+        positive_int(fc.early_stopping, "early_stopping (a patience in epochs, or None)")
     if fc.season is not None:
         positive_int(fc.season, "season (None: from the frequency)")
     if fc.uncertainty not in UNCERTAINTY:

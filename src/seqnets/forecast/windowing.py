@@ -89,16 +89,51 @@ class WindowedForecasts:
         """The differencing lag (0 without differencing): steps read before the window."""
         return int(self.difference or 0)
 
-    def training_data(self, upto=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_data(self, upto=None, tail: bool = False) -> tuple:
         """The model's training pairs ``(X [n, window, F], Y)``, transformed: windows of the
         training part of every series (none reaches into the held-out period), or with
-        ``upto`` (a length per series) of the first ``upto`` steps of each."""
+        ``upto`` (a length per series) of the first ``upto`` steps of each; with
+        ``base="linear"``, ``Y`` is what the linear base leaves. ``tail``: also a mask
+        ``[n]`` of the last tenth of each series' windows (at least one; none for a series
+        of fewer than 10), the validation windows of early stopping."""
         self._fitted()
+        x, y, counts = self._windows_of(upto)
+        if getattr(self, "base_", None) is not None:
+            y = y - self._base(x)
+        if not tail:
+            return x, y
+        masks = []
+        for n in counts:
+            m = torch.zeros(n, dtype=torch.bool)
+            m[n - (max(1, n // 10) if n >= 10 else 0):] = True
+            masks.append(m)
+        return x, y, torch.cat(masks)
+
+    def _windows_of(self, upto=None) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """Training windows and targets of every series (see :meth:`training_data`), and
+        how many each series gave."""
         zs = self._transformed(self.series_)
         ends = self.cuts_ if upto is None else upto
         parts = [self._pairs(z[:c - self.differencing_lag]) for z, c in zip(zs, ends,
                                                                        strict=True)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        return (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
+                [len(p[0]) for p in parts])
+
+    # -- the linear base (base="linear") -------------------------------------------------
+
+    def _fit_base(self, upto=None) -> None:
+        """Fit the linear base (least squares from the transformed training windows to the
+        next ``horizon`` values) on the windows :meth:`training_data` gives; no base
+        without ``base="linear"``."""
+        self.base_ = None
+        if self.base == "linear":
+            x, y, _ = self._windows_of(upto)
+            self.base_ = LeastSquaresLinear(alpha=1e-6).fit(x.numpy(), y.numpy())
+
+    def _base(self, x: torch.Tensor, base=None) -> torch.Tensor:
+        """The linear base's forecast of windows ``x`` (transformed, scaled), ``[N, H]``."""
+        base = self.base_ if base is None else base
+        return torch.from_numpy(base.predict(x.numpy()))
 
     def _pairs(self, z: np.ndarray, seq: bool | None = None, k: int | None = None):
         k, w = self.outputs_per_step if k is None else k, self.input_window
@@ -151,9 +186,10 @@ class WindowedForecasts:
             parts.append(windows(torch.from_numpy(z), w)[torch.as_tensor(o - nh - w + p)])
         return torch.cat(parts)
 
-    def _forward(self, x: torch.Tensor, model) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, model, base=None) -> torch.Tensor:
         """``[N, horizon]`` in transformed space; one model call per batch of origins (per
-        step ahead for ``recursive``)."""
+        step ahead for ``recursive``); plus the linear ``base`` (a fitted
+        :class:`~seqnets.models.baselines.LeastSquaresLinear`) if any."""
         def once(xb):
             out = torch.cat([model(xb[i:i + _BATCH]) for i in range(0, len(xb), _BATCH)])
             return out[:, -1] if out.dim() == 3 else out
@@ -164,6 +200,9 @@ class WindowedForecasts:
             elif self.uncertainty in dist.HEADS:  # (N, H, P) parameters -> (N, H, Q)
                 out = dist.quantiles(out.reshape(len(x), self.horizon, -1), self.uncertainty,
                                      qt.QUANTILES)
+            if base is not None:
+                b = self._base(x, base)
+                out = out + (b.unsqueeze(-1) if out.dim() == 3 else b)
             return out
         steps = []
         for _ in range(self.horizon):
@@ -174,18 +213,20 @@ class WindowedForecasts:
         return torch.cat(steps, dim=1)
 
     def _sample(self, ss: SeriesSet, origins: list[np.ndarray], seed: int | None,
-                model=None) -> np.ndarray:
+                model=None, base=None) -> np.ndarray:
         """MC-dropout sample paths in the series' units, ``[samples, N, horizon]`` (one path,
         dropout off, without MC dropout; the quantiles ``[Q, N, horizon]`` with
         ``uncertainty="quantile"``, ``"gaussian"`` or ``"student_t"``), of ``model``
-        (default: the fitted one)."""
-        model = self.model_ if model is None else model
+        (default: the fitted one, with its linear base)."""
+        if model is None:
+            model, base = self.model_, getattr(self, "base_", None)
         x, s = self._scale_in(self._inputs(self._transformed(ss), origins))
         with thread_count(default_threads(model)):
             if self.dropout_ and self.uncertainty == "mc_dropout":
-                z = iv.mc_passes(lambda: self._forward(x, model), self.mc_samples, model, seed)
+                z = iv.mc_passes(lambda: self._forward(x, model, base), self.mc_samples, model,
+                                 seed)
             else:
-                z = iv.point_pass(lambda: self._forward(x, model), model)
+                z = iv.point_pass(lambda: self._forward(x, model, base), model)
         if self.quantile_paths:
             z = np.moveaxis(z[0], -1, 0)                               # (Q, N, H)
         return self._invert(ss, origins, z if s is None else z * s.numpy()[None])
