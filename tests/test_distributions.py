@@ -93,3 +93,35 @@ def test_forecaster_with_a_parametric_head(tmp_path, kind):
     with pytest.raises(ConfigError, match="quantiles of differences"):
         Forecaster("mlp", strategy="direct", uncertainty=kind, difference=1).fit(y, time=None)
     assert math.isfinite(fc.backtest(folds=2)["wql"].iloc[0])
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "student_t"])
+def test_a_recursive_model_with_a_distribution_head_draws_sample_paths(kind):
+    rng = np.random.default_rng(0)
+    y = 10 + np.sin(np.arange(300) / 4) + rng.normal(0, 0.3, 300)
+    fc = Forecaster("gru", window=16, horizon=4, strategy="recursive", uncertainty=kind,
+                    scale=False, dropout=0.0, epochs=2, mc_samples=4000,
+                    model_options={"units": 8}).fit(y, time=None)
+    assert fc.sampled_paths and fc.model_outputs == dist.HEADS[kind]
+    out = fc.predict(calibrated=False)
+    cols = ["lower_95", "lower_80", "mean", "upper_80", "upper_95"]
+    assert (np.diff(out[cols].to_numpy(), axis=1) >= 0).all()
+    np.testing.assert_allclose(fc.predict(seed=3)["mean"], fc.predict(seed=3)["mean"])
+    assert not np.allclose(fc.predict(seed=3)["upper_95"], fc.predict(seed=4)["upper_95"])
+    # one step ahead nothing is fed back yet: the paths' quantiles are the distribution's
+    x = fc._inputs(fc._transformed(fc.series_), [np.array([300])])
+    with torch.no_grad():
+        raw = fc.model_(x)[:, -1]
+    exact = dist.quantiles(raw[:, None], kind, QUANTILES)[0, 0].double().numpy()
+    got = out.iloc[0][["lower_95", "lower_80", "mean", "upper_80", "upper_95"]].to_numpy(float)
+    np.testing.assert_allclose(got, exact, atol=0.05 * (exact[-1] - exact[0]))
+    # differencing works with paths: each drawn path is inverted, then summed up
+    diff = Forecaster("gru", window=16, horizon=4, strategy="recursive", uncertainty=kind,
+                      difference=1, dropout=0.0, epochs=1, mc_samples=200,
+                      model_options={"units": 8}).fit(y, time=None)
+    bands = diff.predict()
+    assert (np.diff(bands[cols].to_numpy(), axis=1) >= 0).all()
+    width = (bands["upper_95"] - bands["lower_95"]).to_numpy()
+    assert width[-1] > width[0]          # each draw fed back: the spread grows with the steps
+    with pytest.raises(ConfigError, match="sample"):
+        Forecaster("gru", strategy="recursive", uncertainty="quantile").fit(y, time=None)

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 
-__all__ = ["HEADS", "negative_log_likelihood", "parameters", "quantiles", "t_quantile"]
+__all__ = ["HEADS", "negative_log_likelihood", "parameters", "quantiles", "sample",
+           "t_quantile"]
 
 HEADS = {"gaussian": 2, "student_t": 3}   # raw outputs per step ahead
 MIN_SCALE = 1e-4
@@ -76,3 +77,18 @@ def quantiles(out: torch.Tensor, kind: str, levels) -> torch.Tensor:
     else:
         std = t_quantile(p, params[2].unsqueeze(-1))
     return params[0].unsqueeze(-1) + params[1].unsqueeze(-1) * std
+
+
+def sample(out: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row from the distributions of raw outputs ``[N, P]``: ``[N]`` (a
+    recursive model's next step, fed back to draw the one after)."""
+    params = parameters(out, kind)
+    mu, sigma = params[0], params[1]
+    z = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+    if kind == "student_t":  # a normal over the root of a scaled chi-square
+        nu = params[2]
+        # chi-square(nu) = 2 Gamma(nu / 2); torch.distributions.Gamma draws with this same
+        # kernel but takes no generator, which the seeded paths need
+        chi2 = 2 * torch._standard_gamma(nu / 2, generator=generator)
+        z = z / torch.sqrt(chi2 / nu)
+    return mu + sigma * z

@@ -113,7 +113,9 @@ class Forecaster(WindowedForecasts):
             gives the raw quantiles; no differencing, no ``recursive``), or ``"gaussian"``
             / ``"student_t"`` (the model emits a distribution's parameters per step, trained
             on its negative log likelihood instead of ``loss``, and read at the same
-            quantiles: :mod:`~seqnets.forecast.distributions`; the rest as ``"quantile"``).
+            quantiles: :mod:`~seqnets.forecast.distributions`; the rest as ``"quantile"``;
+            with ``recursive``, ``mc_samples`` paths drawn step by step and fed back, read at
+            those quantiles after inverting the transforms, so differencing works too).
         future: covariate columns whose values are known ahead (prices, promotions,
             holidays): read with ``fit``'s covariates, fed to the model shifted ``horizon``
             steps earlier (:mod:`~seqnets.forecast.covariates`), and required by

@@ -64,10 +64,14 @@ def check_settings(fc) -> None:
         positive_int(fc.season, "season (None: from the frequency)")
     if fc.uncertainty not in UNCERTAINTY:
         raise ConfigError(f"uncertainty must be one of {UNCERTAINTY}, got {fc.uncertainty!r}")
-    if fc.uncertainty in UNCERTAINTY[2:] and (fc.difference or fc.strategy == "recursive"):
+    sampled = fc.strategy == "recursive" and fc.uncertainty in UNCERTAINTY[3:]  # paths
+    if fc.uncertainty in UNCERTAINTY[2:] and not sampled and (
+            fc.difference or fc.strategy == "recursive"):
         raise ConfigError(f"uncertainty={fc.uncertainty!r} forecasts quantiles of the target "
                           "itself: quantiles of differences do not add up, and a recursive model "
-                          "feeds back one value; drop difference= or use seq2seq / direct")
+                          "feeds back one value; drop difference= or use seq2seq / direct "
+                          "(or 'gaussian' / 'student_t' with strategy='recursive': sample "
+                          "paths)")
     names = fc.future_names
     if not all(isinstance(c, str) and c for c in names) or len(set(names)) != len(names):
         raise ConfigError(f"future: column names (strings, each once), got {fc.future!r}")

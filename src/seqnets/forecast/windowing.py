@@ -186,10 +186,18 @@ class WindowedForecasts:
             parts.append(windows(torch.from_numpy(z), w)[torch.as_tensor(o - nh - w + p)])
         return torch.cat(parts)
 
-    def _forward(self, x: torch.Tensor, model, base=None) -> torch.Tensor:
+    @property
+    def sampled_paths(self) -> bool:
+        """Whether forecasts are sample paths of a recursive model with a distribution head
+        (each step drawn, then fed back)."""
+        return self.strategy == "recursive" and self.uncertainty in dist.HEADS
+
+    def _forward(self, x: torch.Tensor, model, base=None, seed: int | None = None):
         """``[N, horizon]`` in transformed space; one model call per batch of origins (per
         step ahead for ``recursive``); plus the linear ``base`` (a fitted
-        :class:`~seqnets.models.baselines.LeastSquaresLinear`) if any."""
+        :class:`~seqnets.models.baselines.LeastSquaresLinear`) if any. A recursive model
+        with a distribution head gives ``mc_samples`` sample paths, ``[N, horizon, S]``:
+        each step is drawn from its distribution (seeded by ``seed``) and fed back."""
         def once(xb):
             out = torch.cat([model(xb[i:i + _BATCH]) for i in range(0, len(xb), _BATCH)])
             return out[:, -1] if out.dim() == 3 else out
@@ -204,13 +212,22 @@ class WindowedForecasts:
                 b = self._base(x, base)
                 out = out + (b.unsqueeze(-1) if out.dim() == 3 else b)
             return out
-        steps = []
+        n, steps = len(x), []
+        if self.sampled_paths:
+            gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
+            x = x.repeat(self.mc_samples, 1, 1)                      # (S * N, W, F)
         for _ in range(self.horizon):
-            nxt = once(x)[:, :1]                                     # (N, 1)
+            if self.sampled_paths:
+                nxt = dist.sample(once(x), self.uncertainty, gen)[:, None]   # (S * N, 1)
+            else:
+                nxt = once(x)[:, :1]                                 # (N, 1)
             steps.append(nxt)
             step = torch.cat([nxt, torch.ones_like(nxt)], 1) if self.masked_ else nxt
             x = torch.cat([x[:, 1:], step.unsqueeze(1)], dim=1)  # a real step, fed back
-        return torch.cat(steps, dim=1)
+        out = torch.cat(steps, dim=1)
+        if self.sampled_paths:                                       # (N, H, S)
+            out = out.reshape(self.mc_samples, n, self.horizon).permute(1, 2, 0)
+        return out
 
     def _sample(self, ss: SeriesSet, origins: list[np.ndarray], seed: int | None,
                 model=None, base=None) -> np.ndarray:
@@ -226,10 +243,13 @@ class WindowedForecasts:
                 z = iv.mc_passes(lambda: self._forward(x, model, base), self.mc_samples, model,
                                  seed)
             else:
-                z = iv.point_pass(lambda: self._forward(x, model, base), model)
+                z = iv.point_pass(lambda: self._forward(x, model, base, seed), model)
         if self.quantile_paths:
-            z = np.moveaxis(z[0], -1, 0)                               # (Q, N, H)
-        return self._invert(ss, origins, z if s is None else z * s.numpy()[None])
+            z = np.moveaxis(z[0], -1, 0)                         # (Q, N, H), or (S, N, H)
+        z = self._invert(ss, origins, z if s is None else z * s.numpy()[None])
+        if self.sampled_paths:  # quantiles of the paths, in the series' units
+            z = np.quantile(z, qt.QUANTILES, axis=0)
+        return z
 
     def _invert(self, ss: SeriesSet, origins: list[np.ndarray], z: np.ndarray) -> np.ndarray:
         """Forecasts ``[S, N, horizon]`` of the first target from transformed space back to
