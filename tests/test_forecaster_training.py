@@ -113,3 +113,26 @@ def test_bad_base_settings_are_refused():
         fit(window=8, strategy="direct", base="ridge")
     with pytest.raises(ConfigError, match="strategy='direct'"):
         fit(model="gru", window=8, base="linear")
+
+
+@pytest.mark.parametrize("uncertainty", ["conformal", "quantile"])
+def test_backtest_calibration_adapts_with_the_errors_of_earlier_folds(monkeypatch,
+                                                                      uncertainty):
+    """Fold k calibrates on its own held-out scores plus the realised errors of the folds
+    whose forecast periods ended before its cut, never of a later or overlapping one."""
+    sizes = []
+    real = Forecaster.forecast_origins
+
+    def spy(self, series, origins, intervals=(0.8, 0.95), seed=None):
+        sizes.append(self.scores_.shape[-2])
+        return real(self, series, origins, intervals, seed)
+
+    fc = fit(window=8, strategy="direct", scale="window", dropout=0.0,
+             uncertainty=uncertainty, holdout=4)
+    monkeypatch.setattr(Forecaster, "forecast_origins", spy)
+    fc.backtest(folds=4, step=3, adapt=False)
+    own, sizes[:] = list(sizes), []
+    fc.backtest(folds=4, step=3)
+    per_fold = 3 * 3                    # 3 series x 3 origins
+    # horizon 3, step 3: (k - j) * 3 >= 5, so fold 2 adds fold 0 and fold 3 folds 0 and 1
+    assert sizes == [own[0], own[1], own[2] + per_fold, own[3] + 2 * per_fold]

@@ -31,6 +31,17 @@ FORMAT = "seqnets-model"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+MAX_CONFIG_BYTES = 16 * 2**20  # a model's config is kilobytes; a crafted one may be huge
+_MESSAGE = 600                  # characters of a file's content quoted in an error
+
+
+def _short(text: object) -> str:
+    """``text`` cut to a readable length, its start and its end (where a fix is named):
+    errors quote files, never whole files."""
+    text = str(text)
+    if len(text) <= _MESSAGE:
+        return text
+    return f"{text[:_MESSAGE // 2]} ... ({len(text)} characters) ... {text[-_MESSAGE // 3:]}"
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -104,8 +115,9 @@ def _finite_json(value: Any) -> Any:
     return value
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    """The validated ``config.json`` of a saved model (architecture, metadata, versions)."""
+def read_config(path: str | Path, max_bytes: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
+    """The validated ``config.json`` of a saved model (architecture, metadata, versions);
+    one larger than ``max_bytes`` is refused unread."""
     folder = Path(path)
     if not folder.exists():
         raise ModelFileError(f"no saved model at {folder}: the folder does not exist")
@@ -115,11 +127,19 @@ def read_config(path: str | Path) -> dict[str, Any]:
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
         raise ModelFileError(f"{config_path} is missing: {folder} is not a saved seqnets model")
+    size = config_path.stat().st_size
+    if size > max_bytes:
+        raise ModelFileError(f"{config_path} holds {size} bytes, more than the {max_bytes} a "
+                             "model config is allowed (a saved config is kilobytes). Fix: "
+                             "check the file; if it is yours, raise max_bytes")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"{config_path} is not valid JSON ({err}); the file is "
+        raise ModelFileError(f"{config_path} is not valid JSON ({_short(err)}); the file is "
                              "truncated or corrupted") from None
+    except RecursionError:
+        raise ModelFileError(f"{config_path} is nested too deeply to be a model config"
+                             ) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         found = config.get("format") if isinstance(config, dict) else None
         raise ModelFileError(f"{config_path} is not a seqnets model config (format {found!r})")
@@ -140,7 +160,12 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Modul
     """Rebuild a model saved by :func:`save`, in eval mode. Never unpickles anything."""
     folder = Path(path)
     config = read_config(folder)
-    weights_path = folder / config["weights"].get("file", WEIGHTS_FILE)
+    name = config["weights"].get("file", WEIGHTS_FILE)
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise ModelFileError(f"{folder / CONFIG_FILE} names the weights file "
+                             f"{_short(repr(name))}: it must be a file name inside the model "
+                             "folder, not a path")
+    weights_path = folder / name
     if not weights_path.is_file():
         raise ModelFileError(f"{weights_path} is missing (the config is there, the weights "
                              "are not)")
@@ -156,16 +181,37 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Modul
         tensors = safetensors_load(blob)
     except (SafetensorError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{weights_path} is not a readable safetensors file: {err}") from None
+    # first without memory (the meta device): a crafted config (units = 10^9) must not
+    # allocate before its shapes are checked against the weights the file really holds
     try:
-        model = deserialize(config["architecture"])
-    except (ConfigError, TypeError, KeyError, ValueError, AttributeError) as err:
-        raise ModelFileError(f"{folder / CONFIG_FILE}: cannot rebuild the architecture: "
-                             f"{err}") from None
+        with torch.device("meta"):
+            skeleton = _rebuild(config, folder)
+    except NotImplementedError:  # an operation without a meta kernel: check after building
+        skeleton = None
+    if skeleton is not None:
+        _check_state(skeleton, tensors, weights_path)
+    model = _rebuild(config, folder)
     _check_state(model, tensors, weights_path)
     model.load_state_dict(tensors)
     model.to(map_location)
     model.eval()
     return model
+
+
+def _rebuild(config: dict, folder: Path) -> nn.Module:
+    try:
+        return deserialize(config["architecture"])
+    except (ConfigError, TypeError, KeyError, ValueError, AttributeError) as err:
+        raise ModelFileError(f"{folder / CONFIG_FILE}: cannot rebuild the architecture: "
+                             f"{_short(err)}") from None
+    except RecursionError:
+        raise ModelFileError(f"{folder / CONFIG_FILE}: the architecture is nested too "
+                             "deeply to rebuild") from None
+    except NotImplementedError:
+        raise
+    except RuntimeError as err:  # e.g. sizes whose storage overflows
+        raise ModelFileError(f"{folder / CONFIG_FILE}: the architecture asks for tensors "
+                             f"that cannot exist ({_short(err)})") from None
 
 
 def _check_state(model: nn.Module, tensors: dict[str, torch.Tensor], where: Path) -> None:

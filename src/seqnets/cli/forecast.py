@@ -162,7 +162,8 @@ def backtest(args: argparse.Namespace) -> int:
     _plotting_available(args.plot)
     data, options = _source(args)
     fc = _forecaster(args).fit(data, **options)
-    steps = fc.backtest(folds=args.folds, step=args.step, season=args.season, per_step=True)
+    steps = fc.backtest(folds=args.folds, step=args.step, season=args.season, per_step=True,
+                        adapt=not args.no_adapt)
     frame = per_fold(steps)
     fmt = {"float_format": lambda v: f"{v:.4g}", "na_rep": "-"}
     print(frame.to_string(index=False, **fmt))
@@ -345,6 +346,8 @@ def add_commands(sub) -> None:
                    help="origins per fold (default: the horizon)")
     b.add_argument("--season", type=int, default=None,
                    help="season of the seasonal naive baseline (default: by frequency)")
+    b.add_argument("--no-adapt", action="store_true", help="calibrate each fold on its own "
+                   "held-out part only (default: also on the errors of earlier folds)")
     b.add_argument("--out", metavar="FILE", help="the table as CSV")
     b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold and per "
                    "horizon step, and of the intervals' coverage per step")

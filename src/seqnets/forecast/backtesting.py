@@ -56,7 +56,7 @@ def step_seconds(freq) -> float | None:
 
 
 def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | None = None,
-             intervals=(0.8, 0.95), per_step: bool = False):
+             intervals=(0.8, 0.95), per_step: bool = False, adapt: bool = True):
     """One row per fold and method: ``fold``, ``method``, ``origins`` (forecasts scored),
     ``mae``, ``rmse``, ``smape``, ``mase`` (scaled by the seasonal naive error on each series'
     training part), ``wql`` (the weighted quantile loss over the forecast as the median and
@@ -67,7 +67,10 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
     (the calibrated interval's mean width over the mean |actual|); NaN for the baselines.
     Per fold, each is the mean over the horizon steps. ``per_step=True``: one row per fold,
     method and horizon step (column ``step``, 1 = one step ahead) instead; :func:`per_fold`
-    turns that frame into the default one."""
+    turns that frame into the default one. ``adapt`` (default): the intervals of each fold
+    are calibrated on its own held-out scores and on the realised errors of the earlier
+    folds whose forecast periods ended before its cut (the errors of refitted models,
+    like the one the fold forecasts with), so calibration adapts as folds go by."""
     if not hasattr(fc, "model_"):
         raise NotFittedError("this Forecaster is not fitted yet: call .fit(data) first")
     if getattr(fc, "tail_only_", False):
@@ -78,10 +81,14 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
     season = fc.season_ if season is None else positive_int(season, "season")
     levels = iv.check_levels(intervals)
     flag(per_step, "per_step")
-    ss, rows = fc.series_, []
+    flag(adapt, "adapt")
+    ss, rows, past = fc.series_, [], []
     for k in range(folds):
         cuts = [n - fc.horizon - (folds - k) * step + 1 for n in ss.lengths]
-        rows += _fold(fc, ss, k, cuts, step, season, levels)
+        # earlier folds whose last target lies before this cut: (k - j) * step >= step + H - 1
+        known = [scores for j, scores in enumerate(past)
+                 if adapt and (k - j) * step >= step + fc.horizon - 1]
+        rows += _fold(fc, ss, k, cuts, step, season, levels, known, past)
     frame = require_pandas().DataFrame(rows)
     return frame if per_step else per_fold(frame)
 
@@ -108,10 +115,11 @@ def summary(frame):
 
 
 def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: int,
-          levels: tuple) -> list[dict]:
+          levels: tuple, known: list, past: list) -> list[dict]:
     """Refit a copy of ``fc`` on every series before its cut, forecast the ``step`` origins
     after it (through the public :meth:`~seqnets.Forecaster.forecast_origins`), and score the
-    model and the baselines per horizon step."""
+    model and the baselines per horizon step. ``known``: conformity scores of earlier folds
+    to calibrate on too; this fold's own are appended to ``past``."""
     lookback = max(fc.input_window, season)
     need = max(fc.min_length(), lookback + 1)
     if min(cuts) < need:
@@ -121,8 +129,11 @@ def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: in
                      [v[:c] for v, c in zip(ss.values, cuts, strict=True)], ss.targets,
                      ss.covariates, ss.freq, ss.time_name, ss.id_name)
     fold = type(fc)(**fc.get_params()).fit(part)
+    if known and fold.scores_ is not None:   # along the origins axis
+        fold.scores_ = np.concatenate([fold.scores_, *known], axis=-2)
     origins = [np.arange(c, c + step) for c in cuts]
     result = fold.forecast_origins(ss, origins, levels, seed=fc.seed)
+    past.append(None if fold.scores_ is None else fold.origin_scores(ss, origins, result))
     actual = result.actual
     raw = [torch.from_numpy(np.array(v[:, :1])) for v in ss.values]
     back = np.concatenate([windows(r, lookback)[torch.as_tensor(o - lookback)].numpy()

@@ -16,6 +16,7 @@ from ..io import load as load_model
 from ..io import save as save_model
 from ..models.baselines import LeastSquaresLinear
 from .backtesting import default_season
+from .validation import check_settings
 
 FILE = "forecaster.json"
 FORMAT = "seqnets-forecaster"
@@ -51,19 +52,47 @@ def save(fc, path) -> Path:
     return save_model(fc.model_, path, extra_files={FILE: text.encode("utf-8")})
 
 
-def load(cls, path):
-    """A Forecaster of class ``cls`` from the folder ``path`` (see :meth:`Forecaster.load`)."""
+MAX_BYTES = 256 * 2**20  # the end of each series is kept: large only for very many series
+
+
+def load(cls, path, max_bytes: int = MAX_BYTES):
+    """A Forecaster of class ``cls`` from the folder ``path`` (see :meth:`Forecaster.load`).
+    A ``forecaster.json`` that is damaged, inconsistent or larger than ``max_bytes`` is
+    refused with a :class:`~seqnets.errors.ModelFileError` naming what is wrong."""
     folder = Path(path)
+    where = folder / FILE
     try:
-        state = json.loads((folder / FILE).read_text(encoding="utf-8"))
+        size = where.stat().st_size
+        if size > max_bytes:
+            raise ModelFileError(f"{where} holds {size} bytes, more than max_bytes "
+                                 f"({max_bytes}). Fix: check the file; if it is yours, "
+                                 "raise max_bytes")
+        state = json.loads(where.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ModelFileError(f"{folder / FILE} is missing: {folder} holds no saved "
+        raise ModelFileError(f"{where} is missing: {folder} holds no saved "
                              "Forecaster") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"{folder / FILE} is not valid JSON ({err})") from None
+        raise ModelFileError(f"{where} is not valid JSON ({str(err)[:200]})") from None
+    except RecursionError:
+        raise ModelFileError(f"{where} is nested too deeply to be a saved Forecaster"
+                             ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ModelFileError(f"{folder / FILE} is not a saved Forecaster")
+        raise ModelFileError(f"{where} is not a saved Forecaster")
     model = load_model(folder)
+    try:
+        fc = _rebuild(cls, state, model)
+        check_settings(fc)
+    except KeyError as err:
+        raise ModelFileError(f"{where} has no entry {err}; the file is damaged or from "
+                             "another program") from None
+    except (TypeError, ValueError, IndexError, AttributeError) as err:
+        raise ModelFileError(f"{where} does not describe a Forecaster: {str(err)[:300]}. "
+                             "The file is damaged; save the Forecaster again") from None
+    return fc
+
+
+def _rebuild(cls, state: dict, model):
+    """The Forecaster ``state`` describes, around the loaded ``model``."""
     params = dict(state["params"])
     params["model"] = params["model"] or model
     fc = cls(**params)
@@ -73,13 +102,15 @@ def load(cls, path):
     fc.history_, fc.validation_ = state["history"], state["validation"]
     fc.transforms_ = None if state["transforms"] is None else \
         transform_from_dict(state["transforms"])
-    fc.scores_ = None if state["scores"] is None else np.asarray(state["scores"])
+    fc.scores_ = None if state["scores"] is None else np.asarray(state["scores"],
+                                                                 dtype=np.float64)
     s = state["series"]
     pd = require_pandas()
     index = [pd.DatetimeIndex(pd.to_datetime(i), freq=s["freq"], name=s["time_name"])
              if s["dated"] else pd.RangeIndex(i[0], i[-1] + s["freq"], s["freq"],
                                               name=s["time_name"]) for i in s["index"]]
-    fc.series_ = SeriesSet(tuple(s["ids"]), index, [np.asarray(v) for v in s["values"]],
+    fc.series_ = SeriesSet(tuple(s["ids"]), index,
+                           [np.asarray(v, dtype=np.float64) for v in s["values"]],
                            tuple(s["targets"]), tuple(s["covariates"]), s["freq"],
                            s["time_name"], s["id_name"])
     fc.season_ = state.get("season") or default_season(fc.series_.freq)

@@ -285,14 +285,9 @@ class Forecaster(WindowedForecasts):
         """Held-out scores of the model trained before the cut: the conformity scores the
         intervals are calibrated on, and the validation metrics."""
         paths = self._sample(ss, origins, self.seed)
-        actual, mean, unit = self._actual(ss, origins), self._point(paths), self._units(ss, origins)
-        if self.quantile_paths:
-            self.scores_ = qt.cqr_scores(actual, paths, unit)
-        elif self.intervals_:  # errors in MC standard deviations, or in conformal units
-            sd = iv.spread(paths)[1] if unit is None else unit
-            self.scores_ = iv.normalised_scores(actual, mean, sd)
-        else:
-            self.scores_ = None
+        actual, mean = self._actual(ss, origins), self._point(paths)
+        self.scores_ = self.conformity_scores(actual, paths, self._units(ss, origins)) \
+            if self.intervals_ else None
         self.validation_ = scores(actual, mean)
 
     @property
@@ -430,13 +425,14 @@ class Forecaster(WindowedForecasts):
     # -- backtesting ----------------------------------------------------------------------
 
     def backtest(self, folds: int = 5, step: int | None = None, season: int | None = None,
-                 intervals=(0.8, 0.95), per_step: bool = False):
+                 intervals=(0.8, 0.95), per_step: bool = False, adapt: bool = True):
         """Rolling-origin evaluation, refitting per fold, against the naive, seasonal naive
         and linear baselines: one row per fold and method (see :mod:`seqnets.backtesting`),
         or with ``per_step=True`` one per fold, method and horizon step. ``step`` (default
         ``horizon``) origins per fold; ``season`` defaults to the Forecaster's (``season=``,
-        else the frequency's: 52 weekly, 12 monthly, 7 daily, 24 hourly)."""
-        return backtesting.backtest(self, folds, step, season, intervals, per_step)
+        else the frequency's: 52 weekly, 12 monthly, 7 daily, 24 hourly); ``adapt``: each
+        fold's intervals also calibrate on the errors of earlier, finished folds."""
+        return backtesting.backtest(self, folds, step, season, intervals, per_step, adapt)
 
     # -- files ----------------------------------------------------------------------------
 
@@ -448,9 +444,10 @@ class Forecaster(WindowedForecasts):
         return files.save(self, path)
 
     @classmethod
-    def load(cls, path) -> Forecaster:
-        """A Forecaster saved by :meth:`save`, ready to ``predict``."""
-        return files.load(cls, path)
+    def load(cls, path, max_bytes: int = files.MAX_BYTES) -> Forecaster:
+        """A Forecaster saved by :meth:`save`, ready to ``predict``; a damaged or
+        inconsistent folder (or a ``forecaster.json`` over ``max_bytes``) is refused."""
+        return files.load(cls, path, max_bytes)
 
 
 # ----------------------------------------------------------------------------- helpers

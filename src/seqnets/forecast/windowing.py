@@ -286,6 +286,24 @@ class WindowedForecasts:
                 .double().numpy()
         return local_scale(ss.values, origins, self.input_window)
 
+    def origin_scores(self, series: SeriesSet, origins: list[np.ndarray],
+                      forecasts) -> np.ndarray:
+        """:meth:`conformity_scores` of :meth:`forecast_origins`'s ``forecasts`` of
+        ``series`` from ``origins``: what a backtest adds to later folds' calibration."""
+        return self.conformity_scores(forecasts.actual, forecasts.paths,
+                                      self._units(series, origins))
+
+    def conformity_scores(self, actual: np.ndarray, paths: np.ndarray,
+                          unit: np.ndarray | None) -> np.ndarray:
+        """How far each actual value ``[N, H]`` falls from the forecast ``paths``, in the
+        unit the intervals are calibrated in: errors over the MC spread (MC dropout) or
+        over ``unit`` (:meth:`_units`; conformal), or outside the raw interval (quantile
+        outputs, CQR: ``[levels, N, H]``)."""
+        if self.quantile_paths:
+            return qt.cqr_scores(actual, paths, unit)
+        sd = iv.spread(paths)[1] if unit is None else unit
+        return iv.normalised_scores(actual, self._point(paths), sd)
+
     def _point(self, paths: np.ndarray) -> np.ndarray:
         """The forecast from the paths: the median quantile, or the mean of the MC paths."""
         return paths[qt.MEDIAN] if self.quantile_paths else paths.mean(axis=0)
