@@ -21,6 +21,7 @@ from seqnets.training.losses import (
     last_time_step_mse,
     mae,
     mse,
+    sparse_categorical_crossentropy,
 )
 
 
@@ -161,7 +162,8 @@ def test_crossentropy_shape_errors():
 def test_lookup_by_name():
     assert get_loss("mse") == ("mse", mse)
     assert get_loss("mean_absolute_error")[1] is mae
-    assert get_loss("sparse_categorical_crossentropy")[1] is crossentropy
+    # the sparse name checks its targets are class indices in range, then is crossentropy
+    assert get_loss("sparse_categorical_crossentropy")[1] is sparse_categorical_crossentropy
     assert get_metric("last_time_step_mse")[1] is last_time_step_mse
     assert set(METRICS) >= {"mse", "mae", "huber", "last_time_step_mse", "accuracy",
                             "crossentropy"}
@@ -179,3 +181,32 @@ def test_unknown_names():
         get_loss("msee")
     with pytest.raises(ConfigError, match="unknown metric 'acc'.*accuracy"):
         get_metric("acc")
+
+
+# ------------------------------------------------------------------------------------------
+# sparse categorical cross-entropy and accuracy, against NumPy by hand
+# ------------------------------------------------------------------------------------------
+def test_sparse_categorical_crossentropy_and_accuracy_by_hand():
+    import numpy as np
+
+    from seqnets.training.losses import get_loss, get_metric
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(3, 4, 6))
+    target = rng.integers(0, 6, size=(3, 4))
+    logits[0, 0] = 0.0
+    logits[0, 0, target[0, 0]] = 5.0  # one sure hit
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    expected_loss = -np.mean([log_p[i, j, target[i, j]] for i in range(3) for j in range(4)])
+    expected_acc = np.mean(logits.argmax(-1) == target)
+    _, loss = get_loss("sparse_categorical_crossentropy")
+    _, acc = get_metric("sparse_categorical_accuracy")
+    lt, tt = torch.tensor(logits), torch.tensor(target)
+    assert float(loss(lt, tt)) == pytest.approx(expected_loss, rel=1e-12)
+    assert float(acc(lt, tt)) == pytest.approx(expected_acc)
+    assert float(acc(lt, tt.double())) == pytest.approx(expected_acc)  # float class ids
+    with pytest.raises(ShapeError, match=r"0\.\.5"):
+        loss(lt, torch.full((3, 4), 6))
+    with pytest.raises(ShapeError, match="class indices of shape"):
+        acc(lt, tt[:, :2])

@@ -124,3 +124,56 @@ def test_make_optimizer_gives_lean_adam_with_keras_epsilon():
     opt = make_optimizer("adam", make_params())
     assert isinstance(opt, LeanAdam) and isinstance(opt, torch.optim.Adam)
     assert opt.defaults["eps"] == 1e-7 and opt.defaults["fused"]
+
+
+# ------------------------------------------------------------------------------------------
+# Nadam: Keras 3's update, coded by hand in float64
+# ------------------------------------------------------------------------------------------
+def _keras3_nadam(w, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
+    """Keras 3's Nadam.update_step, step by step (u_product updated before the step)."""
+    import numpy as np
+
+    m, v, u_product = np.zeros_like(w), np.zeros_like(w), 1.0
+    for t, grad_fn in enumerate(grads, start=1):
+        g = grad_fn(w)
+        u_t, u_next = b1 * (1 - 0.5 * 0.96 ** t), b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        u_product *= u_t
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        m_hat = u_next * m / (1 - u_product * u_next) + (1 - u_t) * g / (1 - u_product)
+        v_hat = v / (1 - b2 ** t)
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return w
+
+
+def test_nadam_matches_keras3_update_in_float64():
+    import numpy as np
+
+    from seqnets.training import Nadam
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 3)), rng.normal(size=5)
+    w0 = rng.normal(size=3)
+    grad = lambda w: 2 * a.T @ (a @ w - b)  # noqa: E731 - gradient of |Aw - b|^2
+    steps = 6
+    expected = _keras3_nadam(w0.copy(), [grad] * steps, lr=0.05)
+    for make in (lambda p: Nadam(p, lr=0.05), lambda p: make_optimizer("nadam", p, lr=0.05)):
+        w = torch.nn.Parameter(torch.tensor(w0))
+        opt = make([w])
+        assert isinstance(opt, Nadam)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = ((torch.tensor(a) @ w - torch.tensor(b)) ** 2).sum()
+            loss.backward()
+            opt.step()
+        # torch keeps the running product of the momentum coefficients as a float32 scalar:
+        # agreement to ~1e-9, not to the last float64 digit
+        np.testing.assert_allclose(w.detach().numpy(), expected, rtol=1e-8, atol=1e-12)
+    # torch's own default schedule (momentum_decay=0.004) is a different update
+    w = torch.nn.Parameter(torch.tensor(w0))
+    opt = torch.optim.NAdam([w], lr=0.05, eps=1e-7)
+    for _ in range(steps):
+        opt.zero_grad()
+        ((torch.tensor(a) @ w - torch.tensor(b)) ** 2).sum().backward()
+        opt.step()
+    assert not np.allclose(w.detach().numpy(), expected, rtol=1e-6)

@@ -13,7 +13,8 @@ from seqnets.models import count_parameters
 X = torch.randn(4, 50, 1, generator=torch.Generator().manual_seed(0))
 
 TASK_SHAPES = {"next_value": (4, 1), "next_10": (4, 10), "seq2seq": (4, 50, 10),
-               "direct": (4, 10)}
+               "direct": (4, 10), "next_note": (4, 50, 47)}
+NOTES = torch.randint(0, 47, (4, 50), generator=torch.Generator().manual_seed(0)).float()
 
 
 @pytest.mark.parametrize("name", sn.zoo.names())
@@ -23,9 +24,10 @@ def test_every_model_builds_and_runs(name):
     task = sn.zoo.info(name).task
     assert task in TASK_SHAPES
     expected = (4, 24, 10) if name == "conv_gru" else TASK_SHAPES[task]
+    x = NOTES if task == "next_note" else X  # note classes in, logits out
     model.eval()
     with torch.no_grad():
-        out = model(X)
+        out = model(x)
     assert tuple(out.shape) == expected
     assert out.dtype == torch.float32 and bool(torch.isfinite(out).all())
     # the shape the model reports matches the shape it produces
@@ -34,7 +36,7 @@ def test_every_model_builds_and_runs(name):
     again = sn.zoo.build(name, seed=0)
     again.eval()
     with torch.no_grad():
-        assert torch.equal(again(X), out)
+        assert torch.equal(again(x), out)
 
 
 def test_names_follow_the_chapter():
@@ -78,6 +80,16 @@ def test_parameter_counts_match_keras(name, count):
     assert (trainable, frozen) == (count, 0)
     assert model.count_params() == count
     assert f"Total params: {count:,}" in model.summary(print_fn=None)
+
+
+def test_chorale_cnn_lstm_has_the_textbooks_parameter_count():
+    # Embedding 47*5 + Conv1D k*m*f+f: 352 + 3,120 + 6,208 + 12,384 + BN 4*(32+48+64+96)
+    # + LSTM 4*256*(256+96+1) + Dense 256*47+47 (Keras's summary of the textbook's model)
+    model = sn.zoo.build("chorale_cnn_lstm")
+    assert count_parameters(model) == (396_330, 480)
+    assert "Total params: 396,810" in model.summary(print_fn=None)
+    beat = sn.zoo.build("chorale_beat_lstm")  # Embedding 47*16, phase 16*8: conv1 k*24*32+32
+    assert count_parameters(beat)[0] == 396_330 - 235 - 352 + 47 * 16 + 16 * 8 + 2 * 24 * 32 + 32
 
 
 def test_bn_rnn_counts_moving_statistics_as_non_trainable():

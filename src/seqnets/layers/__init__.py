@@ -16,14 +16,15 @@ from .core import (
     TimeDistributed,
     mc_dropout,
 )
+from .embedding import Embedding, PhaseEmbedding
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wavenet import WaveNet
 
 __all__ = [
     "Activation", "BatchNormalization", "Bidirectional", "Cell", "Conv1D", "Dense", "Dropout",
-    "Flatten", "GRU", "GRUCell", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+    "Embedding", "Flatten", "GRU", "GRUCell", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
     "LNSimpleRNNCell", "LSTM", "LSTMCell", "Layer", "LayerNormalization", "MCDropout",
-    "PeepholeLSTMCell", "RNN", "RepeatVector", "SimpleRNN", "SimpleRNNCell", "TimeDistributed",
-    "WaveNet", "deserialize", "mc_dropout", "register", "serialize",
+    "PeepholeLSTMCell", "PhaseEmbedding", "RNN", "RepeatVector", "SimpleRNN", "SimpleRNNCell",
+    "TimeDistributed", "WaveNet", "deserialize", "mc_dropout", "register", "serialize",
 ]

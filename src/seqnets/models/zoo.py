@@ -7,7 +7,9 @@
     model.summary()
 
 Each entry also says which of the chapter's tasks it solves (``info(name).task``):
-``next_value`` (``[B, 1]``), ``next_10`` (``[B, 10]``) or ``seq2seq`` (``[B, T, 10]``).
+``next_value`` (``[B, 1]``), ``next_10`` (``[B, 10]``) or ``seq2seq`` (``[B, T, 10]``); the
+chorale models (:mod:`seqnets.music`) solve ``next_note``: note classes ``[B, T]`` in, logits
+``[B, T, 47]`` out, over chords flattened into arpeggios.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from ..layers import (
     BatchNormalization,
     Conv1D,
     Dense,
+    Embedding,
     Flatten,
     LNSimpleRNNCell,
     PeepholeLSTMCell,
+    PhaseEmbedding,
     RepeatVector,
     SimpleRNN,
     TimeDistributed,
@@ -113,6 +117,16 @@ def _mlp(outputs=10, units=256, **_):
             Dense(outputs)]
 
 
+def _chorale_cnn_lstm(classes=47, embedding=5, units=256, phase=0, bn_momentum=0.99, **_):
+    layers: list[nn.Module] = [Embedding(classes, embedding)]
+    if phase:  # each note's voice and beat: its place in a cycle of 4 chords (16 notes)
+        layers.append(PhaseEmbedding(16, phase))
+    for filters, rate in zip((32, 48, 64, 96), (1, 2, 4, 8), strict=True):
+        layers += [Conv1D(filters, kernel_size=2, padding="causal", activation="relu",
+                          dilation_rate=rate), BatchNormalization(momentum=bn_momentum)]
+    return [*layers, LSTM(units, return_sequences=True), Dense(classes)]
+
+
 def _dropout(cls, rate=0.2):
     return lambda units: cls(units, return_sequences=True, dropout=rate, recurrent_dropout=rate)
 
@@ -167,6 +181,15 @@ _ENTRIES = [
     ZooEntry("mlp", "direct", "Flatten → Dense(256, relu) ×2 → Dense(10): all steps ahead at "
              "once from the whole window (not in the chapter; Forecaster strategy='direct')",
              _mlp, fixed_length=True),
+    # the chorales exercise (seqnets.music): next note of an arpeggio, 47 classes (0 = silence)
+    ZooEntry("chorale_cnn_lstm", "next_note",
+             "the textbook's: Embedding(47, 5) → causal Conv1D(k2, relu) + BN with 32/48/64/96 "
+             "filters, dilations 1/2/4/8 → LSTM(256, seq) → Dense(47) logits",
+             _chorale_cnn_lstm),
+    ZooEntry("chorale_beat_lstm", "next_note",
+             "chorale_cnn_lstm with Embedding(47, 16) and a PhaseEmbedding(16, 8) of each "
+             "note's voice and beat (its place in a cycle of 4 chords): knows where chords "
+             "change", lambda **kw: _chorale_cnn_lstm(**{"embedding": 16, "phase": 8, **kw})),
 ]
 ZOO: dict[str, ZooEntry] = {e.name: e for e in _ENTRIES}
 

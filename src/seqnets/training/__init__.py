@@ -7,9 +7,9 @@ from .batches import pad_sequences
 from .callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TensorBoard
 from .config import FitConfig
 from .loop import evaluate, fit, fit_config, predict
-from .optim import LeanAdam, make_optimizer
+from .optim import LeanAdam, Nadam, make_optimizer
 from .state import Callback, History, Trainer
 
 __all__ = ["Callback", "EarlyStopping", "FitConfig", "History", "LeanAdam", "ModelCheckpoint",
-           "ReduceLROnPlateau", "TensorBoard", "Trainer", "callbacks", "evaluate", "fit",
+           "Nadam", "ReduceLROnPlateau", "TensorBoard", "Trainer", "callbacks", "evaluate", "fit",
            "fit_config", "make_optimizer", "pad_sequences", "predict"]

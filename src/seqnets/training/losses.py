@@ -51,6 +51,36 @@ def crossentropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                            target.reshape(-1, target.shape[-1]))
 
 
+def _class_targets(name: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Integer class targets ``[...]`` for logits ``[..., C]``, checked (shape and range)."""
+    if logits.shape[:-1] != target.shape:
+        raise ShapeError(f"{name}: logits {tuple(logits.shape)} need class indices of shape "
+                         f"{tuple(logits.shape[:-1])}, got {tuple(target.shape)}")
+    if target.is_floating_point():
+        ids = target.long()
+        if not torch.equal(ids.to(target.dtype), target):
+            raise ShapeError(f"{name}: targets must be class indices (whole numbers)")
+        target = ids
+    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= logits.shape[-1]):
+        raise ShapeError(f"{name}: class indices must be in 0..{logits.shape[-1] - 1}, got "
+                         f"{int(target.min())}..{int(target.max())}")
+    return target
+
+
+def sparse_categorical_crossentropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Keras's ``sparse_categorical_crossentropy(from_logits=True)``: the mean over every
+    position of ``-log softmax(logits)[target]``; logits ``[..., C]``, class indices ``[...]``."""
+    target = _class_targets("sparse_categorical_crossentropy", logits, target)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+
+
+def sparse_categorical_accuracy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Share of positions whose largest logit is the target class (Keras's ``accuracy``
+    with a sparse categorical loss); logits ``[..., C]``, class indices ``[...]``."""
+    target = _class_targets("sparse_categorical_accuracy", logits, target)
+    return (logits.argmax(-1) == target).float().mean()
+
+
 def binary_crossentropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     _same_shape("binary_crossentropy", logits, target)
     return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
@@ -82,13 +112,15 @@ LOSSES: dict[str, LossFn] = {
     "mae": mae, "mean_absolute_error": mae,
     "huber": huber,
     "crossentropy": crossentropy, "categorical_crossentropy": crossentropy,
-    "sparse_categorical_crossentropy": crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
     "binary_crossentropy": binary_crossentropy,
 }
 
 METRICS: dict[str, LossFn] = {
     "mse": mse, "mae": mae, "huber": huber, "last_time_step_mse": last_time_step_mse,
     "accuracy": accuracy, "crossentropy": crossentropy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
 }
 
 

@@ -1,6 +1,7 @@
 """Optimisers by their Keras names, with Keras's defaults; Adam with less per-step overhead.
 
-Keras's defaults: Adam ``lr=1e-3, eps=1e-7``, Nadam the same, SGD ``lr=1e-2``, RMSprop
+Keras's defaults: Adam ``lr=1e-3, eps=1e-7``, Nadam the same (:class:`Nadam`: Keras 3's
+momentum schedule), SGD ``lr=1e-2``, RMSprop
 ``lr=1e-3, rho=0.9, eps=1e-7``. One deliberate difference: PyTorch's Adam adds ``eps`` after
 the bias correction of ``sqrt(v)``, Keras before, so Keras's effective epsilon is
 ``eps / sqrt(1 - beta2**t)``: the same update up to a term of order 1e-7.
@@ -18,9 +19,27 @@ from ..errors import ConfigError
 
 OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]
 
+
+class Nadam(torch.optim.NAdam):
+    """Keras 3's Nadam: Adam with Nesterov momentum (Dozat 2016), Keras's defaults
+    (``lr=1e-3, betas=(0.9, 0.999), eps=1e-7``).
+
+    Keras 3 schedules the momentum as ``mu_t = beta_1 * (1 - 0.5 * 0.96**t)``; torch's
+    ``NAdam`` computes ``0.96**(t * momentum_decay)`` with ``momentum_decay=0.004`` by
+    default (the schedule of Keras 2's legacy optimiser). ``momentum_decay=1`` makes the two
+    the same update, epsilon included: both add ``eps`` to ``sqrt(v_t / (1 - beta_2**t))``.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-7, weight_decay: float = 0.0, momentum_decay: float = 1.0,
+                 **kwargs: Any) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         momentum_decay=momentum_decay, **kwargs)
+
+
 _OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
     "adam": (torch.optim.Adam, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7}),
-    "nadam": (torch.optim.NAdam, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7}),
+    "nadam": (Nadam, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7}),
     "sgd": (torch.optim.SGD, {"lr": 1e-2}),
     "rmsprop": (torch.optim.RMSprop, {"lr": 1e-3, "alpha": 0.9, "eps": 1e-7}),
 }
@@ -158,4 +177,4 @@ class LeanAdam(torch.optim.Adam):
         return lists
 
 
-__all__ = ["LeanAdam"]
+__all__ = ["LeanAdam", "Nadam"]
