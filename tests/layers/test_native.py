@@ -141,6 +141,56 @@ def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
     assert len(attempts) == 2
 
 
+def _fake_build(real_so, calls):
+    """A build that copies the real library into place, recording what it saw."""
+    def build(name, folder):
+        calls.append({"stale_lock": (folder / "lock").exists()})
+        shutil.copyfile(real_so, folder / f"{name}.so")
+    return build
+
+
+def test_a_killed_build_leaves_nothing_that_blocks_or_half_loads(tmp_path, monkeypatch):
+    """A process killed mid-build leaves PyTorch's lock file and a partial library: the next
+    process removes the lock (it holds the flock, so the lock is a dead process's), sees the
+    library has no completion mark, and builds it again instead of waiting or loading it."""
+    real = native.cache_dir() / native.library_name() / f"{native.library_name()}.so"
+    assert native.library() is not None and real.is_file()
+    monkeypatch.setenv("SEQNETS_CACHE", str(tmp_path))
+    monkeypatch.setattr(native, "_loaded", {})
+    name = native.library_name()
+    folder = native.cache_dir() / name
+    folder.mkdir(parents=True)
+    (folder / "lock").write_text("")                        # the dead builder's baton
+    (folder / f"{name}.so").write_bytes(real.read_bytes()[:1000])   # cut while linking
+    calls = []
+    monkeypatch.setattr(native, "_build", _fake_build(real, calls))
+    assert native.library() is not None
+    assert calls == [{"stale_lock": False}] and not (folder / "lock").exists()
+    assert native._complete(folder / f"{name}.so")
+    # another process loads the marked library as it is (loading the same ops twice in
+    # one process would abort it, so the load itself is stood in for here)
+    loads = []
+    monkeypatch.setattr(native, "_try_load", lambda path: loads.append(path) or True)
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.library() is not None and len(calls) == 1 and len(loads) == 1
+
+
+def test_the_build_lock_excludes_other_processes(tmp_path):
+    import subprocess
+    import sys
+
+    probe = ("import fcntl, sys; f = open(sys.argv[1], 'a+')\n"
+             "try:\n    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
+             "except OSError:\n    print('held')")
+    lock = tmp_path / ".seqnets-build.lock"
+    with native._build_lock(tmp_path):
+        held = subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True,
+                              text=True).stdout.strip()
+    free = subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True,
+                          text=True).stdout.strip()
+    assert (held, free) == ("held", "free")
+
+
 def test_the_ninja_package_is_found_off_path(tmp_path, monkeypatch):
     """Run from an environment that is not activated, the build still finds the ``ninja``
     that the ``fast`` extra installs (and PATH is restored afterwards)."""

@@ -13,7 +13,9 @@ It is compiled with PyTorch's extension builder (a C++ compiler and ninja: the `
 extra installs ninja) the first time a process needs it, which takes about half a minute,
 and cached under ``$SEQNETS_CACHE`` (default ``~/.cache/seqnets``), keyed by the sources,
 the compiler flags, the torch version and the platform. Without a compiler the Python (or
-numba) loops run, after one warning. ``SEQNETS_NATIVE=0`` turns the native loops off."""
+numba) loops run, after one warning. ``SEQNETS_NATIVE=0`` turns the native loops off.
+Builds take an exclusive ``flock`` (released when a builder dies) and mark a finished
+library with its SHA-256: a killed build neither blocks the next one nor half-loads."""
 
 from __future__ import annotations
 
@@ -107,22 +109,26 @@ def _load(name: str, retry: bool) -> Any | None:
     folder = cache_dir() / name
     built, failed = folder / f"{name}.so", folder / "build-failed.txt"
     try:
-        if built.is_file():
-            try:
-                torch.ops.load_library(str(built))
+        if _complete(built) and _try_load(built):
+            return getattr(torch.ops, name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with _build_lock(folder):  # one builder at a time, across processes
+            if _complete(built) and _try_load(built):  # another process built it meanwhile
                 return getattr(torch.ops, name)
-            except (OSError, RuntimeError):
-                pass  # a stale or partial file: build it again
-        if failed.is_file() and not retry:
-            raise RuntimeError(f"an earlier build failed: {failed.read_text()[:300]}; "
-                               "`seqnets native` tries again")
-        failed.unlink(missing_ok=True)
-        try:
-            _build(name, folder)
-        except Exception as err:
-            with contextlib.suppress(OSError):
-                failed.write_text(str(err))
-            raise
+            if failed.is_file() and not retry:
+                raise RuntimeError(f"an earlier build failed: {failed.read_text()[:300]}; "
+                                   "`seqnets native` tries again")
+            failed.unlink(missing_ok=True)
+            # holding the lock, any lock file of PyTorch's builder is a dead process's: left
+            # there, it would make this build wait for ever
+            (folder / "lock").unlink(missing_ok=True)
+            try:
+                _build(name, folder)
+            except Exception as err:
+                with contextlib.suppress(OSError):
+                    failed.write_text(str(err))
+                raise
+            _mark_complete(built)
         return getattr(torch.ops, name)
     except Exception as err:  # noqa: BLE001 - any build failure means: use the Python loops
         warnings.warn(f"seqnets: the native loops are unavailable ({err!s:.400}); "
@@ -132,10 +138,54 @@ def _load(name: str, retry: bool) -> Any | None:
         return None
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _complete(built: Path) -> bool:
+    """Whether ``built`` is a whole library: a build that finished wrote its SHA-256
+    beside it (a process killed while linking leaves a partial file and no mark)."""
+    mark = built.with_suffix(".sha256")
+    try:
+        return built.is_file() and mark.read_text().strip() == _digest(built)
+    except OSError:
+        return False
+
+
+def _mark_complete(built: Path) -> None:
+    from ...data.files import atomic_write
+
+    atomic_write(built.with_suffix(".sha256"), _digest(built).encode())
+
+
+def _try_load(built: Path) -> bool:
+    try:
+        torch.ops.load_library(str(built))
+        return True
+    except (OSError, RuntimeError):
+        return False  # a stale or damaged file: build it again
+
+
+@contextlib.contextmanager
+def _build_lock(folder: Path):
+    """An exclusive lock on ``folder`` across processes, released by the system when its
+    holder dies (``flock``; where there is none, no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(folder / ".seqnets-build.lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def _build(name: str, folder: Path) -> None:
     from torch.utils import cpp_extension
 
-    folder.mkdir(parents=True, exist_ok=True)
     print(f"seqnets: building the native loops once (about 30 s) in {folder}",
           file=sys.stderr, flush=True)
     with _ninja_on_path():
