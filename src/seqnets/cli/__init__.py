@@ -4,6 +4,7 @@
     seqnets reproduce | bench | zoo | native
     seqnets train --data sales.csv --id store --window 32 --horizon 8 --out fc/
     seqnets forecast fc/ --out forecast.csv   (and backtest, impute: cli/forecast.py)
+    seqnets classify train | evaluate | predict | demo   (sequence classification: cli/classify.py)
 
 Errors seqnets raises on purpose (and unwritable paths) print ``seqnets: error: <message>``
 and exit with 2, without a traceback. A failing run writes nothing: inputs and output paths
@@ -17,11 +18,11 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import SeqnetsError, as_flags
-from . import chapter, forecast
+from . import chapter, classify, forecast
 
 __all__ = ["as_flags", "build_parser", "main"]
 
-GROUPS = (chapter, forecast)  # each adds its subcommands with add_commands(sub)
+GROUPS = (chapter, forecast, classify)  # each adds its subcommands with add_commands(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,18 @@
+"""The acceptance figure on synthetic sketches (slow: about a minute on one core): the
+textbook's classifier reaches test accuracy >= 0.97 on ten classes."""
+
+import pytest
+
+import seqnets as sn
+from seqnets.classify import Classifier
+
+SKETCH_RECIPE = {"model_options": {"padding": "same"}, "epochs": 12, "patience": 5, "seed": 0}
+
+
+@pytest.mark.slow
+def test_the_textbook_classifier_on_ten_classes_of_synthetic_sketches():
+    train, labels = sn.data.synthetic_sketches(250, seed=0)
+    test, test_labels = sn.data.synthetic_sketches(50, seed=1)
+    clf = Classifier("sketch_lstm", **SKETCH_RECIPE).fit(train, labels)
+    assert len(clf.classes_) == 10
+    assert clf.score(test, test_labels) >= 0.97
