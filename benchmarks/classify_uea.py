@@ -3,7 +3,7 @@
 
     SEQNETS_UEA_DIR=/tmp/aeonx/aeon/datasets/data nice -n 10 .venv/bin/python \
         benchmarks/classify_uea.py [--dataset JapaneseVowels] [--model sketch_lstm] \
-        [--seeds 42,43,44] [--threads 1] [--json out.json]
+        [--seeds 42,43,44] [--threads 1] [--bidirectional] [--json out.json]
 
 The recipe is the Keras peer's (../shared/peers/classify_keras.py): Adam(1e-3), batch 16, a
 stratified 20 % of TRAIN held out for early stopping on val_loss (patience 20, best weights
@@ -32,6 +32,10 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--padding", default="same")
+    ap.add_argument("--bidirectional", action="store_true",
+                    help="the first recurrent layer of the sketch models Bidirectional")
+    ap.add_argument("--validation", type=float, default=0.2,
+                    help="share of each class held out for early stopping (0: none)")
     ap.add_argument("--bucket", action="store_true", help="batches of similar lengths")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
@@ -43,9 +47,12 @@ def main() -> None:
           flush=True)
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        options = {"padding": args.padding} if args.model.startswith("sketch") else {}
+        options = {"padding": args.padding} if args.model != "video_gru" else {}
+        if args.bidirectional:
+            options["bidirectional"] = True
         clf = Classifier(args.model, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=1e-3, patience=args.patience, bucket=args.bucket,
+                         lr=1e-3, patience=args.patience, validation=args.validation,
+                         bucket=args.bucket,
                          model_options=options, seed=seed, threads=args.threads)
         start = time.perf_counter()
         clf.fit(train)

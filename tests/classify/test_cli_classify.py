@@ -105,3 +105,15 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(trained, sketches, t
     ]
     for args, words in cases:
         _refused(args, capsys, words, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_demo_needs_no_arguments_and_learns_the_sketches(tmp_path, capsys, monkeypatch):
+    """About 25 s on one core (the bar: under 2 minutes)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["classify", "demo", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    accuracy = float(text.split("accuracy ")[1].split(",")[0])
+    assert accuracy >= 0.97
+    assert (tmp_path / "classify_demo" / "confusion.png").read_bytes()[:8] == PNG
+    assert Classifier.load(tmp_path / "classify_demo" / "model").classes_.size == 10

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..data.synthetic_sketches import synthetic_sketches
 from .classifier import Classifier
 
-TRAIN_PER_CLASS, TEST_PER_CLASS, EPOCHS = 150, 40, 12
+TRAIN_PER_CLASS, TEST_PER_CLASS, EPOCHS = 250, 40, 15
 
 
 def sketches(quiet: bool = True, seed: int = 0) -> tuple[Classifier, dict]:
@@ -16,5 +16,5 @@ def sketches(quiet: bool = True, seed: int = 0) -> tuple[Classifier, dict]:
     train, labels = synthetic_sketches(TRAIN_PER_CLASS, seed=seed)
     test, test_labels = synthetic_sketches(TEST_PER_CLASS, seed=seed + 1000)
     clf = Classifier("sketch_lstm", model_options={"padding": "same"}, epochs=EPOCHS,
-                     patience=4, seed=seed, quiet=quiet).fit(train, labels)
+                     patience=5, seed=seed, quiet=quiet).fit(train, labels)
     return clf, clf.evaluate(test, test_labels)
