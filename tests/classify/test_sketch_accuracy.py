@@ -6,7 +6,8 @@ import pytest
 import seqnets as sn
 from seqnets.classify import Classifier
 
-SKETCH_RECIPE = {"model_options": {"padding": "same"}, "epochs": 12, "patience": 5, "seed": 0}
+SKETCH_RECIPE = {"model_options": {"padding": "same"}, "epochs": 15, "patience": 5, "seed": 0,
+                 "threads": 1}  # one thread: the same result on every machine of this kind
 
 
 @pytest.mark.slow
@@ -15,4 +16,6 @@ def test_the_textbook_classifier_on_ten_classes_of_synthetic_sketches():
     test, test_labels = sn.data.synthetic_sketches(50, seed=1)
     clf = Classifier("sketch_lstm", **SKETCH_RECIPE).fit(train, labels)
     assert len(clf.classes_) == 10
-    assert clf.score(test, test_labels) >= 0.97
+    accuracy = clf.score(test, test_labels)
+    print(f"synthetic sketches: test accuracy {accuracy:.4f}, best epoch {clf.best_epoch_}")
+    assert accuracy >= 0.97

@@ -62,7 +62,7 @@ def test_bad_settings_are_refused(kw, words):
 
 
 VIDEO_RECIPE = {"model_options": {"units": 48, "frame_filters": (16, 32), "frame_units": 64},
-                "epochs": 40, "patience": 8, "lr": 2e-3, "seed": 0}
+                "epochs": 40, "patience": 8, "lr": 2e-3, "seed": 0, "threads": 2}
 
 
 @pytest.mark.slow
