@@ -103,7 +103,8 @@ def test_small_settings_shrink_what_a_line_asks():
 
 
 API_MODULES = ["seqnets", "seqnets.layers.ops", "seqnets.models", "seqnets.training",
-               "seqnets.forecast", "seqnets.chapter", "seqnets.io", "seqnets.checks",
+               "seqnets.forecast", "seqnets.classify", "seqnets.chapter", "seqnets.io",
+               "seqnets.checks",
                "seqnets.cli", "seqnets.plotting"]
 
 
