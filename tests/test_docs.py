@@ -103,8 +103,8 @@ def test_small_settings_shrink_what_a_line_asks():
 
 
 API_MODULES = ["seqnets", "seqnets.layers.ops", "seqnets.models", "seqnets.training",
-               "seqnets.forecast", "seqnets.chapter", "seqnets.io", "seqnets.checks",
-               "seqnets.cli", "seqnets.plotting", "seqnets.music"]
+               "seqnets.forecast", "seqnets.classify", "seqnets.chapter", "seqnets.io",
+               "seqnets.checks", "seqnets.cli", "seqnets.plotting", "seqnets.music"]
 
 
 def test_the_api_reference_builds_without_warnings(tmp_path):

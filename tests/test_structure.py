@@ -19,7 +19,7 @@ LEVELS = {
     "layers": 2,
     "models": 3, "io": 3,
     "training": 4,
-    "forecast": 5, "music": 5,
+    "forecast": 5, "classify": 5, "music": 5,
     "plotting": 6,
     "chapter": 7,
     "cli": 8,

@@ -1,5 +1,6 @@
 """Figures as PNG files (matplotlib, the ``plot`` extra): learning curves, forecasts with
-intervals, backtest errors. Every file is written atomically (temporary file, then rename)."""
+intervals, backtest errors, confusion matrices. Every file is written atomically (temporary
+file, then rename)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,38 @@ def bars(values: Mapping[str, float], path: str | Path, title: str, xlabel: str,
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def confusion_matrix(matrix: Any, labels: Sequence, path: str | Path,
+                     title: str = "Confusion matrix") -> Path:
+    """A confusion matrix as a heat map: true classes down, predicted across, each row's
+    share shaded (so rare classes show as clearly as common ones) and its count written."""
+    plt = _pyplot()
+    m = np.asarray(matrix, dtype=float)
+    names = [str(c) for c in labels]
+    if m.shape != (len(names), len(names)):
+        raise ConfigError(f"a confusion matrix for {len(names)} labels must be "
+                          f"[{len(names)}, {len(names)}], got {m.shape}")
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    size = 1.6 + 0.5 * len(names)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            if m[i, j]:
+                ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     fig.tight_layout()
     path = _save(fig, path)
     plt.close(fig)

@@ -59,7 +59,7 @@ def sequences(lengths=LENGTHS, channels=IN, seed=0, dtype=torch.float32):
 def padded(seqs, factor=4, fill=GARBAGE):
     """The sequences in one batch of ``factor`` x the longest length, ``fill`` after each."""
     steps = factor * max(len(s) for s in seqs)
-    x = torch.full((len(seqs), steps, seqs[0].shape[1]), fill, dtype=seqs[0].dtype)
+    x = torch.full((len(seqs), steps, *seqs[0].shape[1:]), fill, dtype=seqs[0].dtype)
     for i, s in enumerate(seqs):
         x[i, :len(s)] = s
     return x, torch.tensor([len(s) for s in seqs])
@@ -416,6 +416,47 @@ def test_the_textbook_sketch_classifier():
     assert model.output_lengths(lengths) is None
     probs = model.eval()(x, lengths=lengths)
     torch.testing.assert_close(probs.sum(-1), torch.ones(len(seqs)))
+
+
+@pytest.mark.parametrize("name, options, lengths", [
+    ("sketch_lstm", {}, (21, 40, 33, 26)),
+    ("sketch_lstm", {"padding": "same", "bidirectional": True}, (7, 1, 12, 29)),
+    ("sketch_gru", {"units": 16}, (21, 30, 24)),
+    ("sketch_gru", {"padding": "same", "bidirectional": True, "units": 16}, (3, 9, 2)),
+    ("dilated_conv", {}, (5, 1, 17, 9)),
+    ("dilated_conv", {"pool": "max", "padding": "same", "filters": 8}, (6, 2, 11)),
+])
+def test_the_classifiers_probabilities_ignore_padding(name, options, lengths):
+    """Every classifier of seqnets.classify: the strided-conv + BN, bidirectional, pooling
+    paths; zero padding (pad_sequences') and garbage."""
+    from seqnets.classify import build, shortest_input
+
+    model = build(name, n_classes=5, input_shape=IN, seed=0, **options)
+    randomise(model, scale=0.2)
+    assert min(lengths) >= shortest_input(model)
+    seqs = sequences(lengths, seed=2)
+    assert_invariant(model, seqs, fill=0.0)
+    assert_invariant(model, seqs)
+    x, lens = pad_sequences(seqs)
+    torch.testing.assert_close(model(x, lengths=lens).sum(-1), torch.ones(len(seqs)))
+
+
+def test_the_video_classifier_ignores_padded_frames():
+    """TimeDistributed(FrameCNN) -> GRU -> softmax on [B, T, C, H, W], and the same over a
+    per-frame module of the user's own (plain torch layers, with batch normalisation)."""
+    from seqnets.classify import build
+
+    g = torch.Generator().manual_seed(3)
+    seqs = [torch.randn(n, 2, 8, 8, generator=g) for n in (4, 1, 6)]
+    model = build("video_gru", n_classes=4, input_shape=(2, 8, 8), seed=0, units=8)
+    randomise(model, scale=0.2)
+    assert_invariant(model, seqs)
+    frame = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 6 * 6, 10))
+    own = build("video_gru", n_classes=4, input_shape=(2, 8, 8), seed=0, frame=frame, units=8)
+    assert own.output_shapes[0] == (None, 10)
+    randomise(own, scale=0.2)
+    assert_invariant(own, seqs)
 
 
 def test_full_lengths_equal_no_lengths():

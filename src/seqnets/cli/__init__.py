@@ -5,6 +5,7 @@
     seqnets train --data sales.csv --id store --window 32 --horizon 8 --out fc/
     seqnets forecast fc/ --out forecast.csv   (and backtest, impute: cli/forecast.py)
     seqnets chorales train | evaluate | generate | demo   (Bach chorales: cli/chorales.py)
+    seqnets classify train | evaluate | predict | demo   (sequence classification: cli/classify.py)
 
 Errors seqnets raises on purpose (and unwritable paths) print ``seqnets: error: <message>``
 and exit with 2, without a traceback. A failing run writes nothing: inputs and output paths
@@ -18,11 +19,11 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import SeqnetsError, as_flags
-from . import chapter, chorales, forecast
+from . import chapter, chorales, classify, forecast
 
 __all__ = ["as_flags", "build_parser", "main"]
 
-GROUPS = (chapter, forecast, chorales)  # each adds its subcommands with add_commands(sub)
+GROUPS = (chapter, forecast, classify, chorales)  # each adds its subcommands (add_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

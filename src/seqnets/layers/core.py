@@ -127,6 +127,11 @@ class Activation(Layer):
 class TimeDistributed(Layer):
     """Applies ``layer`` independently at every time step: ``[B, T, ...] → [B, T, ...]``.
 
+    ``layer`` may be any ``nn.Module`` that maps a batch of steps to a batch of outputs, for
+    example a CNN over video frames ``[B, T, C, H, W] → [B, T, F]`` (a module without
+    ``compute_output_shape`` has its output shape read from one zero sample when a
+    ``Sequential`` builds; only registered layers can be saved with the model).
+
     With ``lengths`` the layer runs on the valid steps only (a batch normalisation inside it
     sees no padding, and padded frames cost nothing); padded steps of the output are zeros.
     """
@@ -141,14 +146,28 @@ class TimeDistributed(Layer):
         self.built = getattr(layer, "built", True)
 
     def build(self, input_shape: Shape) -> None:
-        self._require_rank(input_shape, (2, 3), "[batch, time, ...]")
+        self._require_rank(input_shape, (2, 3, 4, 5), "[batch, time, ...]")
         if not getattr(self.layer, "built", True):
             self.layer.build(tuple(input_shape[1:]))
         self.built = True
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        inner = self.layer.compute_output_shape(tuple(input_shape[1:]))
-        return (input_shape[0], *inner)
+        inner = tuple(input_shape[1:])
+        if hasattr(self.layer, "compute_output_shape"):
+            return (input_shape[0], *self.layer.compute_output_shape(inner))
+        # a plain nn.Module (a per-frame CNN of your own): its output shape read from one
+        # all-zero sample, in eval mode (no batch statistics updated) and without gradients
+        if any(d is None for d in inner):
+            raise ShapeError(f"TimeDistributed({type(self.layer).__name__}) needs a known "
+                             f"per-step shape to infer its output, got {inner}")
+        was_training = self.layer.training
+        self.layer.eval()
+        try:
+            with torch.no_grad():
+                out = self.layer(torch.zeros(1, *inner))
+        finally:
+            self.layer.train(was_training)
+        return (input_shape[0], *out.shape[1:])
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() < 3:

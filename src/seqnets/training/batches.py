@@ -70,6 +70,60 @@ def as_pair(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
+def as_data(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Validate ``(X, Y)`` or ``(X, Y, lengths)`` and return ``(x, y, lengths or None)``.
+
+    ``lengths`` (``[N]`` integers, each in ``[1, T]``) are the valid steps of each padded
+    sequence of ``X`` ``[N, T, ...]`` (:func:`pad_sequences` builds both)."""
+    if isinstance(data, (tuple, list)) and len(data) == 3:
+        x, y = as_pair(tuple(data[:2]), name)
+        if data[2] is None:  # no lengths: sequences of one length
+            return x, y, None
+        return x, y, as_lengths(data[2], x, name)
+    if isinstance(data, (tuple, list)) and len(data) != 2:
+        raise DataError(f"{name} must be (X, Y) or (X, Y, lengths), got {len(data)} items")
+    return (*as_pair(data, name), None)
+
+
+def as_lengths(lengths: Any, x: torch.Tensor, name: str) -> torch.Tensor:
+    """``lengths`` as a long tensor ``[N]``, checked against the padded ``x`` ``[N, T, ...]``."""
+    t = lengths if isinstance(lengths, torch.Tensor) else as_tensor(lengths, f"{name} lengths")
+    if t.is_floating_point() or t.dtype == torch.bool:
+        raise DataError(f"{name} lengths must be integers (valid steps per sequence), got "
+                        f"dtype {t.dtype}")
+    if x.dim() < 3:
+        raise ShapeError(f"{name}: lengths need sequences [N, T, ...], X has shape "
+                         f"{tuple(x.shape)}")
+    if t.dim() != 1 or len(t) != len(x):
+        raise ShapeError(f"{name}: lengths must have shape [{len(x)}] (one per sequence), got "
+                         f"{tuple(t.shape)}")
+    t = t.long()
+    if len(t) and (int(t.min()) < 1 or int(t.max()) > x.shape[1]):
+        bad = int(((t < 1) | (t > x.shape[1])).nonzero()[0])
+        raise DataError(f"{name}: sequence {bad} has length {int(t[bad])}; every length must "
+                        f"be in 1..{x.shape[1]} (the padded steps of X)")
+    return t
+
+
+def bucket_order(lengths: torch.Tensor, batch_size: int, generator: torch.Generator,
+                 pool: int = 16) -> torch.Tensor:
+    """A shuffled order whose consecutive batches hold sequences of similar lengths.
+
+    The rows are shuffled, cut into pools of ``pool`` batches, each pool sorted by length and
+    cut into batches, and the batches shuffled: every batch is then padded only to its own
+    longest sequence (the loop cuts it there), which saves most of the padding's work while
+    the batches still mix at random."""
+    order = torch.randperm(len(lengths), generator=generator)
+    span = batch_size * pool
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = order[start:start + span]
+        chunk = chunk[torch.sort(lengths[chunk], stable=True).indices]
+        batches += list(torch.split(chunk, batch_size))
+    shuffled = torch.randperm(len(batches), generator=generator)
+    return torch.cat([batches[int(i)] for i in shuffled]) if batches else order
+
+
 def batch_slices(n: int, batch_size: int, order: torch.Tensor | None) -> Iterator[Any]:
     """Row selectors of the batches of ``n`` rows: slices, or index tensors from ``order``."""
     for start in range(0, n, batch_size):
@@ -80,6 +134,20 @@ def batch_slices(n: int, batch_size: int, order: torch.Tensor | None) -> Iterato
 
 
 GATHER_BYTES = 8 << 20  # shuffled rows gathered per indexing call, at most about this much
+
+
+def batch_triples(x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None,
+                  batch_size: int, order: torch.Tensor | None
+                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    """``(x, y, lengths)`` batches in ``order``; without lengths, :func:`batch_pairs`' batches
+    with ``None``. With lengths each batch is cut to its longest sequence."""
+    if lengths is None:
+        for xb, yb in batch_pairs(x, y, batch_size, order):
+            yield xb, yb, None
+        return
+    for rows in batch_slices(len(x), batch_size, order):
+        lb = lengths[rows]
+        yield x[rows, :int(lb.max())], y[rows], lb
 
 
 def batch_pairs(x: torch.Tensor, y: torch.Tensor, batch_size: int,

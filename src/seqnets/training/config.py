@@ -31,6 +31,7 @@ class FitConfig:
     global_clipnorm: float | None = None
     clipvalue: float | None = None
     shuffle: bool = True
+    bucket: bool = False
     seed: int | None = None
     threads: int | None = None
     quiet: bool = False

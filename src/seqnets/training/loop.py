@@ -1,10 +1,13 @@
 """fit / evaluate / predict: the training loop, with Keras's defaults.
 
-Data is a pair ``(X, Y)`` of NumPy arrays or tensors, batch first. Randomness (shuffling and
-dropout) comes from ``seed``: same seed, same history on CPU. The global RNG is left as it
-was. The pieces live apart: the settings (:mod:`.config`), the batch source
-(:mod:`.batches`), the thread choice (:mod:`seqnets.layers.ops.dispatch`), the callbacks'
-protocol (:mod:`.state`), progress and memory (:mod:`.environment`).
+Data is a pair ``(X, Y)`` of NumPy arrays or tensors, batch first, or a triple
+``(X, Y, lengths)`` of sequences of different lengths padded at the end (X ``[N, T, ...]``,
+``lengths`` ``[N]``, as :func:`~seqnets.training.pad_sequences` builds them): each batch is
+then cut to its longest sequence and the model called as ``model(x, lengths=lengths)``.
+Randomness (shuffling and dropout) comes from ``seed``: same seed, same history on CPU.
+The global RNG is left as it was. The pieces live apart: the settings (:mod:`.config`), the
+batch source (:mod:`.batches`), the thread choice (:mod:`seqnets.layers.ops.dispatch`), the
+callbacks' protocol (:mod:`.state`), progress and memory (:mod:`.environment`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..layers.ops.dispatch import default_threads, thread_count
-from .batches import as_pair, as_tensor, batch_pairs, batch_slices, model_device
+from .batches import (
+    as_data,
+    as_lengths,
+    as_tensor,
+    batch_triples,
+    bucket_order,
+    model_device,
+)
 from .config import FitConfig
 from .environment import LONG_SEQUENCE, Progress, return_freed_memory, seeded
 from .losses import LossFn, get_loss, get_metric
@@ -32,12 +42,14 @@ def fit(model: nn.Module, train: Any, valid: Any = None, *, epochs: int = 1,
         loss: str | LossFn = "mse", metrics: Sequence[str | LossFn] = (),
         clipnorm: float | None = None, global_clipnorm: float | None = None,
         clipvalue: float | None = None, callbacks: Sequence[Callback] = (),
-        shuffle: bool = True, seed: int | None = None, threads: int | None = None,
-        quiet: bool = False) -> History:
-    """Train ``model`` on ``train = (X, Y)``; returns the :class:`History`.
+        shuffle: bool = True, bucket: bool = False, seed: int | None = None,
+        threads: int | None = None, quiet: bool = False) -> History:
+    """Train ``model`` on ``train = (X, Y)`` or ``(X, Y, lengths)``; returns the
+    :class:`History`.
 
     Args:
-        valid: ``(X_valid, Y_valid)``, evaluated after every epoch (``val_*`` keys).
+        valid: ``(X_valid, Y_valid)`` (or with lengths), evaluated after every epoch
+            (``val_*`` keys).
         optimizer, lr: a Keras name with Keras defaults, a torch optimiser or a factory.
         loss: ``"mse"``, ``"mae"``, ``"huber"``, ``"crossentropy"`` (logits), or a callable.
         metrics: names (``"mse"``, ``"mae"``, ``"last_time_step_mse"``, ``"accuracy"``) or
@@ -46,6 +58,9 @@ def fit(model: nn.Module, train: Any, valid: Any = None, *, epochs: int = 1,
             ``global_clipnorm`` clips the norm of all gradients together; ``clipvalue``
             clips every gradient element to ``[-clipvalue, clipvalue]``.
         callbacks: :mod:`seqnets.callbacks` objects (early stopping, checkpoints, TensorBoard).
+        bucket: with lengths, batch sequences of similar lengths together (shuffled pools
+            sorted by length, :func:`~seqnets.training.batches.bucket_order`), so that each
+            batch carries little padding; needs ``shuffle``.
         seed: seeds shuffling and dropout; the same seed gives the same history on CPU.
         threads: intra-op CPU threads while training (default: the measured rule of
             :func:`~seqnets.layers.ops.dispatch.default_threads`).
@@ -54,17 +69,17 @@ def fit(model: nn.Module, train: Any, valid: Any = None, *, epochs: int = 1,
     config = FitConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                        loss=loss, metrics=metrics, clipnorm=clipnorm,
                        global_clipnorm=global_clipnorm, clipvalue=clipvalue, shuffle=shuffle,
-                       seed=seed, threads=threads, quiet=quiet)
+                       bucket=bucket, seed=seed, threads=threads, quiet=quiet)
     return fit_config(model, train, valid, config, callbacks)
 
 
 def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                callbacks: Sequence[Callback] = ()) -> History:
     """:func:`fit` with its settings as one :class:`~seqnets.training.FitConfig`."""
-    x, y = as_pair(train, "train")
+    x, y, lengths = as_data(train, "train")
     if x.dim() >= 2 and x.shape[1] >= LONG_SEQUENCE:
         return_freed_memory()
-    val = as_pair(valid, "valid") if valid is not None else None
+    val = as_data(valid, "valid") if valid is not None else None
     steps = _Steps(model, config, len(x))
     trainer = steps.trainer
     # drawn before the seeded block, so an unseeded run takes its order from the global RNG
@@ -80,9 +95,13 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
             for epoch in range(config.epochs):
                 trainer.epoch = epoch
                 start = time.perf_counter()
-                order = torch.randperm(len(x), generator=order_rng) if config.shuffle else None
-                logs, norms = steps.epoch(epoch, batch_pairs(x, y, config.batch_size, order),
-                                          callbacks)
+                order = None
+                if config.shuffle and config.bucket and lengths is not None:
+                    order = bucket_order(lengths, config.batch_size, order_rng)
+                elif config.shuffle:
+                    order = torch.randperm(len(x), generator=order_rng)
+                batches = batch_triples(x, y, lengths, config.batch_size, order)
+                logs, norms = steps.epoch(epoch, batches, callbacks)
                 if val is not None:
                     scores = evaluate(model, val, loss=config.loss, metrics=config.metrics,
                                       batch_size=max(config.batch_size, 256))
@@ -118,7 +137,7 @@ class _Steps:
         self.batches = math.ceil(n / config.batch_size)
         self.progress = Progress(config.epochs, self.batches, config.quiet)
 
-    def epoch(self, epoch: int, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    def epoch(self, epoch: int, batches: Iterator[tuple[torch.Tensor, torch.Tensor, Any]],
               callbacks: Sequence[Callback]) -> tuple[dict[str, float], dict[str, float]]:
         """Train on every batch once: the epoch's mean loss and metrics, and its gradient
         norms (mean and largest)."""
@@ -127,10 +146,10 @@ class _Steps:
         self.progress.start_epoch(epoch)
         sums = {"loss": 0.0, **{name: 0.0 for name, _ in self.metric_fns}}
         norm_sum, norm_max = 0.0, 0.0
-        for xb, yb in batches:
+        for xb, yb, lb in batches:
             xb = xb.to(self.device, non_blocking=True)
             yb = yb.to(self.device, non_blocking=True)
-            out = model(xb)
+            out = model(xb) if lb is None else model(xb, lengths=lb.to(self.device))
             batch_loss = self.loss_fn(out, yb)
             value = float(batch_loss.detach())
             if not math.isfinite(value):  # stop before the weights are spoiled
@@ -185,18 +204,22 @@ def clip_gradients(params: list[nn.Parameter], clipnorm: float | None,
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: Any, batch_size: int = 1024) -> Any:
-    """Outputs for ``x`` in batches, in eval mode, without gradients.
+def predict(model: nn.Module, x: Any, batch_size: int = 1024, lengths: Any = None) -> Any:
+    """Outputs for ``x`` in batches, in eval mode, without gradients; with ``lengths`` (of
+    the padded sequences of ``x``) each batch is cut to its longest sequence and the model
+    gets the lengths.
 
     Returns a NumPy array for a NumPy input, a tensor for a tensor.
     """
     numpy_in = not isinstance(x, torch.Tensor)
     xt = as_tensor(x, "X", integer_ok=False)
+    lt = None if lengths is None else as_lengths(lengths, xt, "X")
     device = model_device(model)
     was_training = model.training
     model.eval()
     try:
-        outs = [model(xt[s].to(device)) for s in batch_slices(len(xt), batch_size, None)]
+        outs = [_forward(model, xb, lb, device) for xb, _, lb in
+                batch_triples(xt, xt, lt, batch_size, None)]
     finally:
         model.train(was_training)
     out = torch.cat(outs) if outs else torch.empty(0)
@@ -206,8 +229,9 @@ def predict(model: nn.Module, x: Any, batch_size: int = 1024) -> Any:
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Any, loss: str | LossFn = "mse",
              metrics: Sequence[str | LossFn] = (), batch_size: int = 1024) -> dict[str, float]:
-    """``{"loss": ..., <metric>: ...}`` over ``data = (X, Y)``, exact means over samples."""
-    x, y = as_pair(data, "data")
+    """``{"loss": ..., <metric>: ...}`` over ``data = (X, Y)`` (or ``(X, Y, lengths)``),
+    exact means over samples."""
+    x, y, lengths = as_data(data, "data")
     _, loss_fn = get_loss(loss)
     fns = [get_metric(m) for m in metrics]
     names = ["loss"] + [nm for nm, _ in fns]
@@ -216,9 +240,9 @@ def evaluate(model: nn.Module, data: Any, loss: str | LossFn = "mse",
     was_training = model.training
     model.eval()
     try:
-        for s in batch_slices(len(x), batch_size, None):
-            xb, yb = x[s].to(device), y[s].to(device)
-            out = model(xb)
+        for xb, yb, lb in batch_triples(x, y, lengths, batch_size, None):
+            yb = yb.to(device)
+            out = _forward(model, xb, lb, device)
             k = len(xb)
             totals[0] += float(loss_fn(out, yb)) * k
             for i, (_, fn) in enumerate(fns, start=1):
@@ -226,3 +250,9 @@ def evaluate(model: nn.Module, data: Any, loss: str | LossFn = "mse",
     finally:
         model.train(was_training)
     return {name: total / len(x) for name, total in zip(names, totals, strict=True)}
+
+
+def _forward(model: nn.Module, xb: torch.Tensor, lb: torch.Tensor | None,
+             device: torch.device) -> torch.Tensor:
+    xb = xb.to(device)
+    return model(xb) if lb is None else model(xb, lengths=lb.to(device))
