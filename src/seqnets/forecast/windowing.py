@@ -123,8 +123,8 @@ class WindowedForecasts:
 
     def _fit_base(self, upto=None) -> None:
         """Fit the linear base (least squares from the transformed training windows to the
-        next ``horizon`` values) on the windows :meth:`training_data` gives; no base
-        without ``base="linear"``."""
+        next ``horizon`` values) on the training windows (of the first ``upto`` steps of
+        each series, as :meth:`training_data`); no base without ``base="linear"``."""
         self.base_ = None
         if self.base == "linear":
             x, y, _ = self._windows_of(upto)
