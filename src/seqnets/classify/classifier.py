@@ -29,7 +29,6 @@ from torch import nn
 
 from ..checks import positive_int
 from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
-from ..io import atomic_write_text
 from ..io import load as load_model
 from ..io import save as save_model
 from ..training import EarlyStopping
@@ -262,8 +261,9 @@ class Classifier:
 
     def save(self, path: str | Path) -> Path:
         """Save to the folder ``path``: the model (``model.safetensors`` + ``config.json``)
-        and ``classifier.json`` (settings, class names, scaling, history). Atomic writes; no
-        pickle. Models of your own save only if every layer is registered."""
+        and ``classifier.json`` (settings, class names, scaling, history), replacing the
+        folder as one unit (a crash leaves the old save or the new one); no pickle. Models
+        of your own save only if every layer is registered."""
         self._fitted()
         params = self.get_params()
         params["model"] = self.model if isinstance(self.model, str) else None
@@ -279,9 +279,9 @@ class Classifier:
                  "std": None if self.std_ is None else self.std_.tolist(),
                  "best_epoch": self.best_epoch_, "history": self.history_}
         text = json.dumps(state, indent=1, allow_nan=False) + "\n"
-        folder = save_model(self.model_, path, metadata={"classes": state["classes"]})
-        atomic_write_text(Path(folder) / FILE, text)
-        return Path(folder)
+        # the model and classifier.json replace the folder as one unit: never a mix of saves
+        return Path(save_model(self.model_, path, metadata={"classes": state["classes"]},
+                               extra_files={FILE: text.encode("utf-8")}))
 
     @classmethod
     def load(cls, path: str | Path) -> Classifier:
