@@ -11,6 +11,7 @@ from seqnets.cli import main
 N = 60
 TINY = ["--window", "8", "--horizon", "3", "--epochs", "1", "--units", "4", "--mc-samples",
         "10", "--quiet", "--short-series", "refuse"]
+IMPUTE = ["--window", "8", "--units", "4", "--epochs", "1", "--quiet"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -255,6 +256,29 @@ def test_an_output_of_the_wrong_kind_is_refused_first(tmp_path, capsys):
     refused(capsys, tmp_path, ["impute", "--out", str(tmp_path)], "is a folder")
 
 
+@pytest.mark.parametrize("command", ["train", "forecast", "backtest", "impute"])
+def test_an_existing_output_is_kept_unless_force(command, trained, tmp_path, capsys):
+    data = write(tmp_path, frame())
+    if command == "train":
+        out = tmp_path / "model"
+        out.mkdir()
+        (out / "keep.txt").write_text("mine")
+        argv = ["train", "--data", data, *TINY, "--out", str(out)]
+    else:
+        out = tmp_path / "out.csv"
+        out.write_text("mine")
+        argv = ([command, str(trained)] if command == "forecast" else
+                [command, "--data", data, *(TINY if command == "backtest" else IMPUTE)])
+        argv += ["--out", str(out)]
+    refused(capsys, tmp_path, argv, f"{out} exists; pass --force to replace it")
+    assert (out / "keep.txt" if out.is_dir() else out).read_text() == "mine"
+    assert main([*argv, "--force"]) == 0
+    if command == "train":
+        Forecaster.load(out)
+    else:
+        assert pd.read_csv(out).shape[0] > 0
+
+
 def test_data_and_dataset_together_are_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--data", "a.csv", "--dataset", "co2_weekly", "--out", "x"])
@@ -291,7 +315,7 @@ def test_benchmark_forecast_on_a_shipped_dataset_and_on_a_competition(tmp_path, 
                  "lower_95": flat, "upper_95": flat}}}))
     flags[flags.index("--horizon") + 1] = "18"
     assert main(["benchmark", "forecast", "--dataset", "m1_monthly", "--tools-json",
-                 str(tools), *flags, "--out", str(out)]) == 0
+                 str(tools), *flags, "--out", str(out), "--force"]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert set(rows) == {"seqnets mlp", "seqnets linear", "Flat"}
     actual = np.array([s["test"] for s in series])

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import seqnets as sn
-from seqnets.errors import ConfigError, ModelFileError
+from seqnets.errors import ConfigError, ModelFileError, OutputExistsError
 from seqnets.layers import Dense, SimpleRNN
 
 SEQ = torch.from_numpy(np.random.default_rng(0).normal(size=(6, 50, 1)).astype(np.float32))
@@ -145,12 +145,17 @@ def test_unregistered_module_cannot_be_saved(tmp_path):
         sn.save(torch.nn.Linear(2, 1), tmp_path / "m")
 
 
-def test_save_overwrites_and_creates_parents(tmp_path):
+def test_save_overwrites_on_request_and_creates_parents(tmp_path):
     a = sn.zoo.build("seq2seq_rnn", seed=0)
     b = sn.zoo.build("seq2seq_rnn", seed=1)
     target = tmp_path / "deep" / "er" / "m"
     sn.save(a, target)
-    sn.save(b, target)
+    with pytest.raises(OutputExistsError, match="already holds a saved model; pass "
+                                                "overwrite=True"):
+        sn.save(b, target)
+    assert torch.equal(sn.predict(sn.load(target), SEQ), sn.predict(a, SEQ))
+    assert isinstance(OutputExistsError("x"), FileExistsError)
+    sn.save(b, target, overwrite=True)
     assert torch.equal(sn.predict(sn.load(target), SEQ), sn.predict(b, SEQ))
     assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.safetensors"]
 
@@ -360,7 +365,7 @@ def test_a_failed_save_keeps_the_old_model_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(files, "_write_synced", failing_write)
     with pytest.raises(OSError, match="disk full"):
-        sn.save(sn.zoo.build("gru", seed=1), folder)
+        sn.save(sn.zoo.build("gru", seed=1), folder, overwrite=True)
     monkeypatch.undo()
     assert _leftovers(folder) == []
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
@@ -379,7 +384,7 @@ def test_a_save_over_a_model_swaps_the_folder_and_keeps_other_files(tmp_path, mo
     (folder / "plots").mkdir()
     (folder / "plots" / "a.png").write_bytes(b"png")
     new = sn.zoo.build("gru", seed=1)
-    assert sn.save(new, folder) == folder
+    assert sn.save(new, folder, overwrite=True) == folder
     assert torch.equal(sn.predict(sn.load(folder), SEQ), sn.predict(new, SEQ))
     assert (folder / "notes.txt").read_text() == "mine"
     assert (folder / "plots" / "a.png").read_bytes() == b"png"
@@ -397,7 +402,7 @@ def test_a_failed_swap_keeps_the_old_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(files, "_exchange", failing_exchange)
     with pytest.raises(OSError, match="disk full"):
-        sn.save(sn.zoo.build("gru", seed=1), folder)
+        sn.save(sn.zoo.build("gru", seed=1), folder, overwrite=True)
     monkeypatch.undo()
     assert _leftovers(folder) == []
     assert torch.equal(sn.predict(sn.load(folder), SEQ), sn.predict(old, SEQ))
@@ -411,7 +416,7 @@ def test_stale_folders_of_killed_saves_are_removed(tmp_path):
     os.utime(stale, (0, 0))                      # long ago
     fresh = tmp_path / ".m.fedcba9876543210.tmp"  # maybe another process's, still writing
     fresh.mkdir()
-    sn.save(sn.zoo.build("gru", seed=1), folder)
+    sn.save(sn.zoo.build("gru", seed=1), folder, overwrite=True)
     assert not stale.exists() and fresh.exists()
 
 
@@ -454,7 +459,7 @@ fcs = [Forecaster("mlp", window=8, horizon=2, strategy="direct", epochs=0, seed=
                   dropout=0.0, uncertainty="conformal").fit(y, time=None) for s in (1, 2)]
 print("ready", flush=True)
 while True:
-    fcs[seed % 2].save(folder)
+    fcs[seed % 2].save(folder, overwrite=True)
     seed += 1
 """
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import seqnets as sn
-from seqnets.errors import ConfigError, DataError, ShapeError
+from seqnets.errors import ConfigError, DataError, DivergenceError, ShapeError
 from seqnets.layers import Dense, Dropout, SimpleRNN
 from seqnets.training import Callback, make_optimizer
 
@@ -532,11 +532,44 @@ def test_diverging_run_raises_with_advice():
     x, y = _big_problem()
     state = torch.get_rng_state()
     threads = torch.get_num_threads()
-    with pytest.raises(FloatingPointError, match=r"(?s)loss became .*learning rate.*clip"):
-        sn.fit(dense_model(), (x, y), epochs=5, batch_size=4, optimizer="sgd", lr=1e6,
+    model = dense_model()
+    with pytest.raises(DivergenceError, match=r"(?s)loss became .* at epoch \d+, batch \d+ "
+                       r"\(step \d+\); the weights are those of the last good step: lower "
+                       r"the learning rate or clip"):
+        sn.fit(model, (x, y), epochs=5, batch_size=4, optimizer="sgd", lr=1e6,
                seed=0, quiet=True)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert issubclass(DivergenceError, FloatingPointError)
     assert torch.equal(state, torch.get_rng_state())
     assert torch.get_num_threads() == threads
+
+
+def test_a_nan_gradient_stops_before_the_update():
+    x, y = linear_data(n=16)
+    model = dense_model()
+    before = weights(model)
+
+    def nan_gradient(out, target):  # a finite loss whose gradient is not finite
+        return torch.mean((out - target) ** 2) + torch.sqrt(out - out.detach()).sum()
+
+    with pytest.raises(DivergenceError, match="gradient norm became (nan|inf) at epoch 1, "
+                                              "batch 1 "):
+        sn.fit(model, (x, y), loss=nan_gradient, batch_size=8, quiet=True)
+    assert same_weights(before, weights(model))
+
+
+def test_a_loss_growing_a_millionfold_warns_once():
+    x, y = linear_data(n=64)
+    calls = []
+
+    def growing(out, target):  # finite, but ten times larger at every step
+        calls.append(1)
+        return torch.mean((out - target) ** 2) * 0 + 10.0 ** len(calls)
+
+    with pytest.warns(RuntimeWarning, match=r"the loss grew from 10 to 1e\+08 by epoch 1, "
+                                            "batch 8: training is diverging") as caught:
+        sn.fit(dense_model(), (x, y), loss=growing, batch_size=4, quiet=True)
+    assert len([w for w in caught if "diverging" in str(w.message)]) == 1
 
 
 # ------------------------------------------------------------------------------------------

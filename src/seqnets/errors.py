@@ -33,6 +33,26 @@ class ModelFileError(SeqnetsError, OSError):
     """A model or checkpoint file is missing, truncated, tampered with or mismatched."""
 
 
+class DivergenceError(SeqnetsError, FloatingPointError):
+    """Training produced a NaN or infinite loss or gradient; the weights are those of the
+    last good step (the message names the epoch and batch, and what to change)."""
+
+
+class OutputExistsError(SeqnetsError, FileExistsError):
+    """An output (a model folder, a file) exists and replacing it was not asked for
+    (``overwrite=True``, ``--force``)."""
+
+
+class TrainingInterrupted(SeqnetsError):
+    """SIGINT or SIGTERM stopped :func:`~seqnets.fit` after a finished step; ``checkpoint``
+    is the folder ``fit(..., resume=checkpoint)`` continues from, ``signal`` the signal's
+    number."""
+
+    def __init__(self, message: str, checkpoint: str, signal: int) -> None:
+        super().__init__(message)
+        self.checkpoint, self.signal = checkpoint, signal
+
+
 _OPTION = re.compile(r"\b(fill|resample|agg|sort|wide|time|target|id)=('([^']*)'|True\b)")
 
 

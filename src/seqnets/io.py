@@ -24,7 +24,7 @@ from safetensors.torch import save as safetensors_save
 from torch import nn
 
 from .data.files import atomic_folder, atomic_write
-from .errors import ConfigError, ModelFileError
+from .errors import ConfigError, ModelFileError, OutputExistsError
 from .layers.base import deserialize, serialize
 
 FORMAT = "seqnets-model"
@@ -61,18 +61,23 @@ def _version() -> str:
 
 
 def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None, *,
-         extra_files: dict[str, bytes] | None = None) -> Path:
+         extra_files: dict[str, bytes] | None = None, overwrite: bool = False) -> Path:
     """Save ``model`` to the folder ``path`` (created if needed); returns the folder.
 
     ``metadata`` (plain JSON: training settings, history, data description) is stored in
     ``config.json``; ``extra_files`` (name -> bytes) are written beside. The folder is
     replaced as one unit (:func:`~seqnets.data.files.atomic_folder`): a process killed
-    during the save leaves the previous model whole and loadable, or the new one.
+    during the save leaves the previous model whole and loadable, or the new one. A folder
+    that already holds a model is refused unless ``overwrite=True`` (unlike Keras, whose
+    ``save`` overwrites by default: a finished model is not lost to a typo).
     """
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ModelFileError(f"{folder} exists and is not a folder; a model is saved as a "
                              "folder (model.safetensors + config.json)")
+    if not overwrite and any((folder / name).exists() for name in (CONFIG_FILE, WEIGHTS_FILE)):
+        raise OutputExistsError(f"{folder} already holds a saved model; pass overwrite=True "
+                                "to replace it, or give another folder")
     try:
         architecture = serialize(model)
     except ConfigError as err:

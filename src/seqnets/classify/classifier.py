@@ -259,11 +259,12 @@ class Classifier:
 
     # -- files ----------------------------------------------------------------------------
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Save to the folder ``path``: the model (``model.safetensors`` + ``config.json``)
         and ``classifier.json`` (settings, class names, scaling, history), replacing the
         folder as one unit (a crash leaves the old save or the new one); no pickle. Models
-        of your own save only if every layer is registered."""
+        of your own save only if every layer is registered. A folder holding a model is
+        refused unless ``overwrite=True``."""
         self._fitted()
         params = self.get_params()
         params["model"] = self.model if isinstance(self.model, str) else None
@@ -281,7 +282,7 @@ class Classifier:
         text = json.dumps(state, indent=1, allow_nan=False) + "\n"
         # the model and classifier.json replace the folder as one unit: never a mix of saves
         return Path(save_model(self.model_, path, metadata={"classes": state["classes"]},
-                               extra_files={FILE: text.encode("utf-8")}))
+                               extra_files={FILE: text.encode("utf-8")}, overwrite=overwrite))
 
     @classmethod
     def load(cls, path: str | Path) -> Classifier:

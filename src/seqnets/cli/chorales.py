@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..data.files import atomic_write
 from ..errors import ConfigError
-from .common import check_out
+from .common import add_force, check_out
 
 DEMO_OPTIONS = {"units": 64, "bn_momentum": 0.9}  # small enough to train in about a minute
 
@@ -35,14 +35,14 @@ def train(args: argparse.Namespace) -> int:
     if args.model not in workflow.chorale_models():
         raise ConfigError(f"--model {args.model!r} is not a chorale model; choose one of "
                           f"{workflow.chorale_models()}")
-    check_out(args.out, folder=True)
+    check_out(args.out, folder=True, force=args.force)
     data = _data(args)
     print(f"Training {args.model} on {len(data.train)} chorales ({data.source}), "
           f"{args.epochs} epochs, seed {args.seed} -> {args.out}/", flush=True)
     model, report = workflow.train_chorales(args.model, data, epochs=args.epochs,
                                             seed=args.seed, threads=args.threads,
                                             quiet=args.quiet)
-    workflow.save_chorale_model(model, args.out, report)
+    workflow.save_chorale_model(model, args.out, report, overwrite=args.force)
     _print_scores(report)
     print(f"{report['epoch_seconds_median']:.1f} s per epoch (median); saved to {args.out}/")
     return 0
@@ -51,7 +51,7 @@ def train(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     from ..music import workflow
 
-    check_out(args.json)
+    check_out(args.json, force=args.force)
     model, meta = workflow.load_chorale_model(args.model_dir)
     data = _data(args)
     report = {split: workflow.evaluate_chorales(model, data.split(split), meta["window"],
@@ -70,7 +70,7 @@ def generate(args: argparse.Namespace) -> int:
 
     outputs = [args.midi, args.wav, args.png, args.csv, args.stats]
     for path in outputs:
-        check_out(path)
+        check_out(path, force=args.force)
     if not any(outputs):
         raise ConfigError("nothing to write: give --midi, --wav, --png, --csv or --stats")
     if args.chords < 1 or args.seed_chords < 1 or args.count < 1:
@@ -108,7 +108,7 @@ def demo(args: argparse.Namespace) -> int:
     from ..music import workflow
     from ..music.generate import generate as compose
 
-    check_out(args.out, folder=True)
+    check_out(args.out, folder=True, force=True)  # a demo replaces its own outputs
     out = Path(args.out)
     start = time.perf_counter()
     print("Training a small chorale_cnn_lstm (LSTM of 64 units, 1,200 windows, 6 epochs) ...",
@@ -121,7 +121,7 @@ def demo(args: argparse.Namespace) -> int:
     seeds = workflow.seed_chorales(data, 2, 1, 8)
     chorale = compose(model, seeds, 56, temperature=0.8, seed=1,
                       voice_ranges=report["voice_ranges"])[0]
-    workflow.save_chorale_model(model, out / "model", report)
+    workflow.save_chorale_model(model, out / "model", report, overwrite=True)
     paths = workflow.write_chorale_files(
         chorale, 8, midi=str(out / "chorale.mid"), wav=str(out / "chorale.wav"),
         png=str(out / "chorale.png"), csv=str(out / "chorale.csv"),
@@ -150,12 +150,14 @@ def add_commands(sub) -> None:
                    help="CPU threads (default: seqnets' rule; 1 on a busy machine)")
     t.add_argument("--quiet", action="store_true")
     data_flag(t)
+    add_force(t)
     t.set_defaults(func=train)
 
     e = cmds.add_parser("evaluate", help="accuracy of a saved model, per voice too")
     e.add_argument("model_dir", metavar="DIR")
     e.add_argument("--json", metavar="FILE", help="write the scores as JSON")
     data_flag(e)
+    add_force(e)
     e.set_defaults(func=evaluate)
 
     g = cmds.add_parser("generate", help="compose from the opening chords of test chorales")
@@ -175,6 +177,7 @@ def add_commands(sub) -> None:
     g.add_argument("--stats", metavar="FILE", help="statistics against the test chorales "
                    "(JSON; the table is printed)")
     data_flag(g)
+    add_force(g)
     g.set_defaults(func=generate)
 
     d = cmds.add_parser("demo", help="train a small model (about a minute), write one "

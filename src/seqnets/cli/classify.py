@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import check_out
+from .common import add_force, check_out
 
 
 def _read(args: argparse.Namespace, split: str):
@@ -45,7 +45,7 @@ def _print_report(report: dict) -> None:
 def train(args: argparse.Namespace) -> int:
     from ..classify import Classifier
 
-    check_out(args.out, folder=True)
+    check_out(args.out, folder=True, force=args.force)
     data = _read(args, "train")
     if data.labels is None:
         raise ConfigError(f"{args.data} has no class labels; training needs them")
@@ -60,7 +60,7 @@ def train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     clf.fit(data.sequences, data.labels)
     seconds = time.perf_counter() - start
-    folder = clf.save(args.out)
+    folder = clf.save(args.out, overwrite=args.force)
     hist = clf.history_
     best = clf.best_epoch_ - 1
     scores = f", validation accuracy {hist['val_accuracy'][best]:.4f}" \
@@ -77,8 +77,8 @@ def evaluate(args: argparse.Namespace) -> int:
     from ..classify import Classifier
 
     png = args.png or str(Path(args.model_dir) / "confusion.png")
-    check_out(png)
-    check_out(args.json)
+    check_out(png, force=args.force or args.png is None)  # its own default is replaced
+    check_out(args.json, force=args.force)
     plotting.check_available()
     clf = Classifier.load(args.model_dir)
     data = _read(args, args.split)
@@ -102,7 +102,7 @@ def predict(args: argparse.Namespace) -> int:
     from ..classify import Classifier
     from ..io import atomic_write_text
 
-    check_out(args.out)
+    check_out(args.out, force=args.force)
     clf = Classifier.load(args.model_dir)
     data = _read(args, args.split)
     proba = clf.predict_proba(data.sequences)
@@ -120,7 +120,7 @@ def predict(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from ..classify import demo as run_demo
 
-    check_out(args.out, folder=True)
+    check_out(args.out, folder=True, force=True)  # a demo replaces its own outputs
     start = time.perf_counter()
     print(f"Training sketch_lstm on synthetic sketches (10 classes, "
           f"{run_demo.TRAIN_PER_CLASS} each, {run_demo.EPOCHS} epochs at most) ...", flush=True)
@@ -129,7 +129,7 @@ def demo(args: argparse.Namespace) -> int:
     plotting.check_available()
     clf, report = run_demo.sketches(quiet=args.quiet)
     _print_report(report)
-    clf.save(Path(args.out) / "model")
+    clf.save(Path(args.out) / "model", overwrite=True)
     plotting.confusion_matrix(report["confusion"], report["labels"],
                               Path(args.out) / "confusion.png",
                               title="sketch_lstm on synthetic sketches (test)")
@@ -173,6 +173,7 @@ def add_commands(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--quiet", action="store_true")
+    add_force(t)
     t.set_defaults(func=train)
 
     e = cmds.add_parser("evaluate", help="metrics of a saved classifier, confusion PNG")
@@ -181,12 +182,14 @@ def add_commands(sub) -> None:
     e.add_argument("--png", metavar="FILE", help="the confusion matrix (default "
                    "DIR/confusion.png)")
     e.add_argument("--json", metavar="FILE", help="write every metric as JSON")
+    add_force(e)
     e.set_defaults(func=evaluate)
 
     p = cmds.add_parser("predict", help="label and probabilities per sequence, as CSV")
     p.add_argument("model_dir", metavar="DIR")
     data_flag(p, "test")
     p.add_argument("--out", required=True, metavar="FILE")
+    add_force(p)
     p.set_defaults(func=predict)
 
     d = cmds.add_parser("demo", help="train on synthetic sketches (about a minute)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
-from .common import check_out, names
+from .common import add_force, check_out, names
 
 UNCERTAINTY = ("mc_dropout", "conformal", "quantile", "gaussian", "student_t")
 
@@ -100,10 +100,10 @@ def _forecaster(args: argparse.Namespace):
 
 
 def train(args: argparse.Namespace) -> int:
-    check_out(args.out, folder=True)
+    check_out(args.out, folder=True, force=args.force)
     data, options = _source(args)
     fc = _forecaster(args).fit(data, **options)
-    folder = fc.save(args.out)
+    folder = fc.save(args.out, overwrite=args.force)
     scores = ", ".join(f"{k} {v:.4g}" for k, v in fc.validation_.items())
     if hasattr(fc, "auto_"):
         print("auto: held-out scores of each recipe\n" +
@@ -137,8 +137,8 @@ def forecast(args: argparse.Namespace) -> int:
     from ..forecast import Forecaster
     from ..io import atomic_write_text
 
-    check_out(args.out)
-    check_out(args.plot)
+    check_out(args.out, force=args.force)
+    check_out(args.plot, force=args.force)
     _plotting_available(args.plot)
     fc = Forecaster.load(args.model_dir)
     history = fc.series_ if args.data is None else _new_history(fc, args)
@@ -157,8 +157,8 @@ def backtest(args: argparse.Namespace) -> int:
     from ..forecast.backtesting import per_fold, summary
     from ..io import atomic_write_text
 
-    check_out(args.out)
-    check_out(args.plot)
+    check_out(args.out, force=args.force)
+    check_out(args.plot, force=args.force)
     _plotting_available(args.plot)
     data, options = _source(args)
     fc = _forecaster(args).fit(data, **options)
@@ -183,7 +183,7 @@ def impute(args: argparse.Namespace) -> int:
     from ..forecast import Imputer
     from ..io import atomic_write_text
 
-    check_out(args.out)
+    check_out(args.out, force=args.force)
     data, options = _source(args, fill=False)
     imp = Imputer(args.model, window=args.window, units=args.units, layers=args.layers,
                   epochs=args.epochs, seed=args.seed, quiet=args.quiet).fit(data, **options)
@@ -205,7 +205,7 @@ def benchmark_forecast(args: argparse.Namespace) -> int:
     from ..forecast import benchmark
     from ..io import atomic_write_text
 
-    check_out(args.out)
+    check_out(args.out, force=args.force)
     if args.horizon is None:
         args.horizon = HORIZONS.get(args.dataset, 8)
     if args.season is None and args.dataset in HORIZONS:
@@ -321,6 +321,7 @@ def add_commands(sub) -> None:
     _add_data(t)
     _add_model(t)
     t.add_argument("--out", required=True, metavar="DIR", help="the folder to save to")
+    add_force(t)
     t.set_defaults(func=train)
 
     f = sub.add_parser("forecast", help="forecast with a saved Forecaster: CSV, and a plot",
@@ -336,6 +337,7 @@ def add_commands(sub) -> None:
     f.add_argument("--plot", metavar="FILE", help="a PNG of history, forecast and intervals")
     f.add_argument("--intervals", type=_levels, default=(0.8, 0.95),
                    help="interval levels (default 0.8,0.95; 'none' for none)")
+    add_force(f)
     f.set_defaults(func=forecast)
 
     b = sub.add_parser("backtest", help="rolling-origin backtest against baselines")
@@ -351,6 +353,7 @@ def add_commands(sub) -> None:
     b.add_argument("--out", metavar="FILE", help="the table as CSV")
     b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold and per "
                    "horizon step, and of the intervals' coverage per step")
+    add_force(b)
     b.set_defaults(func=backtest)
 
     bench = sub.add_parser("benchmark", help="benchmarks: a Forecaster beside the "
@@ -370,6 +373,7 @@ def add_commands(sub) -> None:
                     help="the Forecaster's season (default: 12 for M1 and Tourism, else by "
                     "frequency)")
     _add_model(bf)
+    add_force(bf)
     bf.set_defaults(horizon=None, func=benchmark_forecast)
     bf.add_argument("--out", metavar="FILE", help="the result as JSON")
 
@@ -383,4 +387,5 @@ def add_commands(sub) -> None:
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
     i.add_argument("--out", required=True, metavar="FILE", help="the filled table (CSV)")
+    add_force(i)
     i.set_defaults(func=impute)

@@ -22,7 +22,7 @@ FILE = "forecaster.json"
 FORMAT = "seqnets-forecaster"
 
 
-def save(fc, path) -> Path:
+def save(fc, path, overwrite: bool = False) -> Path:
     """Write a fitted Forecaster to the folder ``path`` (see :meth:`Forecaster.save`)."""
     ss, keep = fc.series_, int(fc.difference or 0) + fc.input_window  # what predict reads
     pd = require_pandas()
@@ -49,7 +49,8 @@ def save(fc, path) -> Path:
                        for v in ss.values]}}
     text = json.dumps(state, indent=1, allow_nan=False) + "\n"
     # the model and forecaster.json replace the folder as one unit: never a mix of two saves
-    return save_model(fc.model_, path, extra_files={FILE: text.encode("utf-8")})
+    return save_model(fc.model_, path, extra_files={FILE: text.encode("utf-8")},
+                      overwrite=overwrite)
 
 
 MAX_BYTES = 256 * 2**20  # the end of each series is kept: large only for very many series

@@ -436,12 +436,13 @@ class Forecaster(WindowedForecasts):
 
     # -- files ----------------------------------------------------------------------------
 
-    def save(self, path) -> Path:
+    def save(self, path, overwrite: bool = False) -> Path:
         """Save to the folder ``path``: the model (``model.safetensors`` + ``config.json``)
         and ``forecaster.json`` (settings, fitted transforms, calibration scores, and the last
-        steps of each series that ``predict`` needs). Atomic writes; no pickle."""
+        steps of each series that ``predict`` needs), replacing the folder as one unit; no
+        pickle. A folder holding a model is refused unless ``overwrite=True``."""
         self._fitted()
-        return files.save(self, path)
+        return files.save(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, max_bytes: int = files.MAX_BYTES) -> Forecaster:

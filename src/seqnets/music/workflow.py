@@ -127,9 +127,10 @@ def train_chorales(model: str = "chorale_cnn_lstm", data: Chorales | None = None
 
 
 def save_chorale_model(model: nn.Module, folder: str | os.PathLike,
-                       report: dict[str, Any]) -> Path:
-    """Save a trained chorale model with its report (seqnets' model folder format)."""
-    return save(model, folder, metadata={**report, "kind": KIND})
+                       report: dict[str, Any], overwrite: bool = False) -> Path:
+    """Save a trained chorale model with its report (seqnets' model folder format); a
+    folder holding a model is refused unless ``overwrite=True``."""
+    return save(model, folder, metadata={**report, "kind": KIND}, overwrite=overwrite)
 
 
 def load_chorale_model(folder: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:

@@ -76,6 +76,15 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self._best_state is not None:
             trainer.model.load_state_dict(self._best_state)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self._wait,
+                "stopped_epoch": self.stopped_epoch, "best_state": self._best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch = float(state["best"]), state["best_epoch"]
+        self._wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
+        self._best_state = state["best_state"]
+
 
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
@@ -110,6 +119,14 @@ class ReduceLROnPlateau(Callback):
                 group["lr"] = max(group["lr"] * self.factor, self.min_lr)
             self.reductions.append((epoch, trainer.optimizer.param_groups[0]["lr"]))
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self._wait,
+                "reductions": [list(r) for r in self.reductions]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self._wait = float(state["best"]), int(state["wait"])
+        self.reductions = [(int(e), float(lr)) for e, lr in state["reductions"]]
+
 
 class ModelCheckpoint(Callback):
     """Save the model after every epoch (atomically), or only when ``monitor`` improves.
@@ -140,9 +157,15 @@ class ModelCheckpoint(Callback):
                 return
             self.best = score
         target = Path(self.path.format(epoch=epoch + 1))
-        save(trainer.model, target, metadata={"epoch": epoch + 1,
-                                              "history": trainer.history.to_dict()})
+        save(trainer.model, target, overwrite=True,  # its own earlier saves, as in Keras
+             metadata={"epoch": epoch + 1, "history": trainer.history.to_dict()})
         self.saved.append(target)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "saved": [str(p) for p in self.saved]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.saved = float(state["best"]), [Path(p) for p in state["saved"]]
 
 
 class TensorBoard(Callback):

@@ -50,11 +50,11 @@ class Progress:
         self.tty = sys.stderr.isatty()
         self.bar = None
 
-    def start_epoch(self, epoch: int) -> None:
+    def start_epoch(self, epoch: int, done: int = 0) -> None:
         if self.quiet or not self.tty:
             return
         from tqdm.auto import tqdm
-        self.bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}",
+        self.bar = tqdm(total=self.steps, initial=done, desc=f"Epoch {epoch + 1}/{self.epochs}",
                         leave=False, dynamic_ncols=True)
 
     def step(self, loss: float) -> None:

@@ -12,16 +12,20 @@ callbacks' protocol (:mod:`.state`), progress and memory (:mod:`.environment`).
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DivergenceError
 from ..layers.ops.dispatch import default_threads, thread_count
+from . import run_state
 from .batches import (
     as_data,
     as_lengths,
@@ -34,6 +38,8 @@ from .config import FitConfig
 from .environment import LONG_SEQUENCE, Progress, return_freed_memory, seeded
 from .losses import LossFn, get_loss, get_metric
 from .optim import OptimizerSpec, make_optimizer
+from .run_state import Position
+from .signals import StopRequests
 from .state import Callback, History, Trainer
 
 
@@ -43,7 +49,9 @@ def fit(model: nn.Module, train: Any, valid: Any = None, *, epochs: int = 1,
         clipnorm: float | None = None, global_clipnorm: float | None = None,
         clipvalue: float | None = None, callbacks: Sequence[Callback] = (),
         shuffle: bool = True, bucket: bool = False, seed: int | None = None,
-        threads: int | None = None, quiet: bool = False) -> History:
+        threads: int | None = None, quiet: bool = False,
+        checkpoint: str | os.PathLike | None = None,
+        resume: str | os.PathLike | None = None) -> History:
     """Train ``model`` on ``train = (X, Y)`` or ``(X, Y, lengths)``; returns the
     :class:`History`.
 
@@ -65,21 +73,34 @@ def fit(model: nn.Module, train: Any, valid: Any = None, *, epochs: int = 1,
         threads: intra-op CPU threads while training (default: the measured rule of
             :func:`~seqnets.layers.ops.dispatch.default_threads`).
         quiet: no progress output (a bar on a terminal, a line per epoch otherwise).
+        checkpoint: a folder where the whole run state (weights, optimiser, RNGs, data
+            order, position, callbacks, history) is written after every epoch, and on
+            SIGINT / SIGTERM. Without it an interrupted run writes its checkpoint to a new
+            temporary folder. Either way an interruption finishes the current step, writes
+            the checkpoint and raises :class:`~seqnets.errors.TrainingInterrupted`, whose
+            message says how to resume.
+        resume: a checkpoint folder to continue from, with the same model (as built),
+            data and settings (``epochs`` may grow); on CPU the final weights are those of
+            the uninterrupted run, bit for bit.
     """
     config = FitConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                        loss=loss, metrics=metrics, clipnorm=clipnorm,
                        global_clipnorm=global_clipnorm, clipvalue=clipvalue, shuffle=shuffle,
                        bucket=bucket, seed=seed, threads=threads, quiet=quiet)
-    return fit_config(model, train, valid, config, callbacks)
+    return fit_config(model, train, valid, config, callbacks, checkpoint=checkpoint,
+                      resume=resume)
 
 
 def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
-               callbacks: Sequence[Callback] = ()) -> History:
+               callbacks: Sequence[Callback] = (), *,
+               checkpoint: str | os.PathLike | None = None,
+               resume: str | os.PathLike | None = None) -> History:
     """:func:`fit` with its settings as one :class:`~seqnets.training.FitConfig`."""
     x, y, lengths = as_data(train, "train")
     if x.dim() >= 2 and x.shape[1] >= LONG_SEQUENCE:
         return_freed_memory()
     val = as_data(valid, "valid") if valid is not None else None
+    saved = run_state.load(resume, config, (x, y, lengths)) if resume is not None else None
     steps = _Steps(model, config, len(x))
     trainer = steps.trainer
     # drawn before the seeded block, so an unseeded run takes its order from the global RNG
@@ -88,20 +109,33 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
     threads = config.threads
     if threads is None and steps.device.type == "cpu":
         threads = default_threads(model)
-    with thread_count(threads), seeded(config.seed):
+    run = run_state.Run(model, trainer, callbacks, config, order_rng, (x, y, lengths),
+                        checkpoint)
+    with thread_count(threads), seeded(config.seed), StopRequests() as stop:
         for cb in callbacks:
             cb.on_train_begin(trainer)
+        position = run.restore(saved) if saved is not None else Position(epoch=0)
         try:
-            for epoch in range(config.epochs):
+            for epoch in range(position.epoch, config.epochs):
+                if trainer.stop_training:  # a resumed run that had already stopped
+                    break
                 trainer.epoch = epoch
-                start = time.perf_counter()
+                if position.epoch != epoch:
+                    position = Position(epoch=epoch)
+                position.order_rng = order_rng.get_state()
+                start = time.perf_counter() - position.seconds
                 order = None
                 if config.shuffle and config.bucket and lengths is not None:
                     order = bucket_order(lengths, config.batch_size, order_rng)
                 elif config.shuffle:
                     order = torch.randperm(len(x), generator=order_rng)
                 batches = batch_triples(x, y, lengths, config.batch_size, order)
-                logs, norms = steps.epoch(epoch, batches, callbacks)
+                done = steps.epoch(position, itertools.islice(batches, position.batch, None),
+                                   callbacks, stop)
+                if not done:
+                    position.seconds = time.perf_counter() - start
+                    run.interrupted(position, stop.signum)
+                logs, norms = steps.logs(position)
                 if val is not None:
                     scores = evaluate(model, val, loss=config.loss, metrics=config.metrics,
                                       batch_size=max(config.batch_size, 256))
@@ -112,6 +146,11 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                 steps.progress.end_epoch(epoch, logs)
                 for cb in callbacks:
                     cb.on_epoch_end(trainer, epoch, logs)
+                position = Position(epoch=epoch + 1, order_rng=order_rng.get_state())
+                if checkpoint is not None:
+                    run.write(run.folder(), position)
+                if stop.signum is not None:
+                    run.interrupted(position, stop.signum)
                 if trainer.stop_training:
                     break
         finally:  # also on errors and Ctrl-C: close writers, restore best weights
@@ -136,45 +175,77 @@ class _Steps:
         self.device = model_device(model)
         self.batches = math.ceil(n / config.batch_size)
         self.progress = Progress(config.epochs, self.batches, config.quiet)
+        self.first_loss: float | None = None
+        self.warned = False
 
-    def epoch(self, epoch: int, batches: Iterator[tuple[torch.Tensor, torch.Tensor, Any]],
-              callbacks: Sequence[Callback]) -> tuple[dict[str, float], dict[str, float]]:
-        """Train on every batch once: the epoch's mean loss and metrics, and its gradient
-        norms (mean and largest)."""
+    def epoch(self, position: Position,
+              batches: Iterator[tuple[torch.Tensor, torch.Tensor, Any]],
+              callbacks: Sequence[Callback], stop: StopRequests) -> bool:
+        """Train on the epoch's batches from ``position.batch`` on, keeping the running sums
+        in ``position``; False when a stop request ended the epoch early."""
         model, trainer, opt, cfg = self.model, self.trainer, self.trainer.optimizer, self.config
         model.train()
-        self.progress.start_epoch(epoch)
-        sums = {"loss": 0.0, **{name: 0.0 for name, _ in self.metric_fns}}
-        norm_sum, norm_max = 0.0, 0.0
+        self.progress.start_epoch(position.epoch, position.batch)
+        sums = position.sums
+        for name in ("loss", *(name for name, _ in self.metric_fns)):
+            sums.setdefault(name, 0.0)
         for xb, yb, lb in batches:
+            if stop.signum is not None:
+                return False
             xb = xb.to(self.device, non_blocking=True)
             yb = yb.to(self.device, non_blocking=True)
             out = model(xb) if lb is None else model(xb, lengths=lb.to(self.device))
             batch_loss = self.loss_fn(out, yb)
             value = float(batch_loss.detach())
             if not math.isfinite(value):  # stop before the weights are spoiled
-                self.progress.end_epoch(epoch, {"seconds": 0.0, "loss": value})
-                raise FloatingPointError(
-                    f"loss became {value} at epoch {epoch + 1}, step {trainer.step + 1}: "
-                    "lower the learning rate or clip gradients (clipnorm=1.0)")
+                self._diverged("loss", value, position)
+            self._watch_growth(value, position)
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             norm = clip_gradients(self.params, cfg.clipnorm, cfg.global_clipnorm,
                                   cfg.clipvalue)
+            if not math.isfinite(norm):  # the update would spoil every weight it touches
+                self._diverged("gradient norm", norm, position)
             opt.step()
             trainer.step += 1
+            position.batch += 1
             k = len(xb)
             sums["loss"] += value * k
             with torch.no_grad():
                 for name, fn in self.metric_fns:
                     sums[name] += float(fn(out, yb)) * k
-            norm_sum += norm
-            norm_max = max(norm_max, norm)
+            position.norm_sum += norm
+            position.norm_max = max(position.norm_max, norm)
             self.progress.step(value)
             for cb in callbacks:
                 cb.on_batch_end(trainer, value)
-        logs = {key: total / self.n for key, total in sums.items()}
-        return logs, {"grad_norm": norm_sum / self.batches, "grad_norm_max": norm_max}
+        return True
+
+    def _diverged(self, what: str, value: float, position: Position) -> None:
+        self.progress.end_epoch(position.epoch, {"seconds": 0.0, "loss": value})
+        raise DivergenceError(
+            f"the {what} became {value} at epoch {position.epoch + 1}, batch "
+            f"{position.batch + 1} (step {self.trainer.step + 1}); the weights are those of "
+            "the last good step: lower the learning rate or clip gradients (clipnorm=1.0)")
+
+    def _watch_growth(self, value: float, position: Position) -> None:
+        """Warn once when the loss has grown a millionfold: a run diverging slowly, which
+        no NaN will stop."""
+        if self.first_loss is None:
+            self.first_loss = value
+        elif not self.warned and value >= 1.0 and value > 1e6 * self.first_loss:
+            self.warned = True
+            warnings.warn(f"the loss grew from {self.first_loss:.3g} to {value:.3g} by epoch "
+                          f"{position.epoch + 1}, batch {position.batch + 1}: training is "
+                          "diverging; lower the learning rate or clip gradients "
+                          "(clipnorm=1.0)", RuntimeWarning, stacklevel=5)
+
+    def logs(self, position: Position) -> tuple[dict[str, float], dict[str, float]]:
+        """A finished epoch's mean loss and metrics, and its gradient norms (mean and
+        largest)."""
+        logs = {key: total / self.n for key, total in position.sums.items()}
+        return logs, {"grad_norm": position.norm_sum / self.batches,
+                      "grad_norm_max": position.norm_max}
 
 
 def clip_gradients(params: list[nn.Parameter], clipnorm: float | None,

@@ -58,3 +58,11 @@ class Callback:
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
 
     def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the callback has learnt so far (numbers, strings, lists, dicts, tensors),
+        stored in checkpoints so a resumed run continues it; ``{}`` for none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`state_dict` returned (called after ``on_train_begin``)."""
