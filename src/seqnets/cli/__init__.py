@@ -18,7 +18,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..errors import SeqnetsError, as_flags
+from ..errors import SeqnetsError, TrainingInterrupted, as_flags
+from ..training.signals import EXIT_CODES
 from . import chapter, chorales, classify, forecast
 
 __all__ = ["as_flags", "build_parser", "main"]
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except TrainingInterrupted as err:  # a checkpoint was written: say how to go on
+        print(f"seqnets: {err}", file=sys.stderr)
+        return EXIT_CODES.get(err.signal, 130)
     except (SeqnetsError, OSError) as err:  # OSError: a path that cannot be written
         print(f"seqnets: error: {as_flags(str(err))}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..data.files import atomic_write
 from ..errors import ConfigError
-from .common import add_force, check_out
+from .common import add_force, add_resume, check_out, resumable
 
 DEMO_OPTIONS = {"units": 64, "bn_momentum": 0.9}  # small enough to train in about a minute
 
@@ -39,10 +39,11 @@ def train(args: argparse.Namespace) -> int:
     data = _data(args)
     print(f"Training {args.model} on {len(data.train)} chorales ({data.source}), "
           f"{args.epochs} epochs, seed {args.seed} -> {args.out}/", flush=True)
-    model, report = workflow.train_chorales(args.model, data, epochs=args.epochs,
-                                            seed=args.seed, threads=args.threads,
-                                            quiet=args.quiet)
-    workflow.save_chorale_model(model, args.out, report, overwrite=args.force)
+    with resumable(args, args.out):
+        model, report = workflow.train_chorales(args.model, data, epochs=args.epochs,
+                                                seed=args.seed, threads=args.threads,
+                                                quiet=args.quiet)
+        workflow.save_chorale_model(model, args.out, report, overwrite=args.force)
     _print_scores(report)
     print(f"{report['epoch_seconds_median']:.1f} s per epoch (median); saved to {args.out}/")
     return 0
@@ -151,6 +152,7 @@ def add_commands(sub) -> None:
     t.add_argument("--quiet", action="store_true")
     data_flag(t)
     add_force(t)
+    add_resume(t)
     t.set_defaults(func=train)
 
     e = cmds.add_parser("evaluate", help="accuracy of a saved model, per voice too")

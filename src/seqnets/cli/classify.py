@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import add_force, check_out
+from .common import add_force, add_resume, check_out, resumable
 
 
 def _read(args: argparse.Namespace, split: str):
@@ -58,9 +58,10 @@ def train(args: argparse.Namespace) -> int:
                      model_options=options, seed=args.seed, threads=args.threads,
                      quiet=args.quiet)
     start = time.perf_counter()
-    clf.fit(data.sequences, data.labels)
-    seconds = time.perf_counter() - start
-    folder = clf.save(args.out, overwrite=args.force)
+    with resumable(args, args.out):
+        clf.fit(data.sequences, data.labels)
+        seconds = time.perf_counter() - start
+        folder = clf.save(args.out, overwrite=args.force)
     hist = clf.history_
     best = clf.best_epoch_ - 1
     scores = f", validation accuracy {hist['val_accuracy'][best]:.4f}" \
@@ -174,6 +175,7 @@ def add_commands(sub) -> None:
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--quiet", action="store_true")
     add_force(t)
+    add_resume(t)
     t.set_defaults(func=train)
 
     e = cmds.add_parser("evaluate", help="metrics of a saved classifier, confusion PNG")

@@ -1,12 +1,16 @@
-"""What every command group shares: parsing small lists, and refusing an output path of the
-wrong kind before any work starts."""
+"""What every command group shares: parsing small lists, refusing an output path of the
+wrong kind (or one that exists) before any work starts, and resuming interrupted training."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingInterrupted
 
 
 def names(text: str | None) -> list[str] | None:
@@ -42,3 +46,38 @@ def add_force(parser: argparse.ArgumentParser) -> None:
     """The ``--force`` flag of a command that writes files."""
     parser.add_argument("--force", action="store_true",
                         help="replace outputs that exist (default: refuse them)")
+
+
+def add_resume(parser: argparse.ArgumentParser) -> None:
+    """The ``--resume`` flag of a command that trains."""
+    parser.add_argument("--resume", metavar="DIR",
+                        help="continue an interrupted run from the checkpoint folder it "
+                             "named (same command, same options)")
+
+
+@contextlib.contextmanager
+def resumable(args: argparse.Namespace, out: str) -> Iterator[Path]:
+    """Train (and save) inside a checkpointed run: every ``fit`` of the block is
+    checkpointed in ``<out>.checkpoint`` (or continued from ``--resume DIR``). SIGINT or
+    SIGTERM ends the command with a message saying how to go on; once the block has
+    finished (the model saved) the checkpoints are removed."""
+    from ..training.runs import checkpointed
+
+    folder = Path(args.resume) if args.resume else Path(out).with_name(
+        Path(out).name + ".checkpoint")
+    if not args.resume and folder.exists():
+        if not args.force:
+            raise ConfigError(f"{folder} holds the checkpoints of an interrupted run: "
+                              f"continue it with --resume {folder}, or pass --force to "
+                              "start over")
+        shutil.rmtree(folder)
+    try:
+        with checkpointed(folder, resume=bool(args.resume)):
+            yield folder
+    except TrainingInterrupted as err:
+        name = signal.Signals(err.signal).name
+        raise TrainingInterrupted(
+            f"{name} stopped the training; the work done is kept in {folder}: run the "
+            f"same command with --resume {folder} to continue", str(folder),
+            err.signal) from None
+    shutil.rmtree(folder, ignore_errors=True)

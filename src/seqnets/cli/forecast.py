@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
-from .common import add_force, check_out, names
+from .common import add_force, add_resume, check_out, names, resumable
 
 UNCERTAINTY = ("mc_dropout", "conformal", "quantile", "gaussian", "student_t")
 
@@ -102,8 +102,9 @@ def _forecaster(args: argparse.Namespace):
 def train(args: argparse.Namespace) -> int:
     check_out(args.out, folder=True, force=args.force)
     data, options = _source(args)
-    fc = _forecaster(args).fit(data, **options)
-    folder = fc.save(args.out, overwrite=args.force)
+    with resumable(args, args.out):
+        fc = _forecaster(args).fit(data, **options)
+        folder = fc.save(args.out, overwrite=args.force)
     scores = ", ".join(f"{k} {v:.4g}" for k, v in fc.validation_.items())
     if hasattr(fc, "auto_"):
         print("auto: held-out scores of each recipe\n" +
@@ -322,6 +323,7 @@ def add_commands(sub) -> None:
     _add_model(t)
     t.add_argument("--out", required=True, metavar="DIR", help="the folder to save to")
     add_force(t)
+    add_resume(t)
     t.set_defaults(func=train)
 
     f = sub.add_parser("forecast", help="forecast with a saved Forecaster: CSV, and a plot",

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import ConfigError, DivergenceError
 from ..layers.ops.dispatch import default_threads, thread_count
-from . import run_state
+from . import run_state, runs
 from .batches import (
     as_data,
     as_lengths,
@@ -100,6 +100,10 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
     if x.dim() >= 2 and x.shape[1] >= LONG_SEQUENCE:
         return_freed_memory()
     val = as_data(valid, "valid") if valid is not None else None
+    every_epoch = checkpoint is not None
+    if checkpoint is None and resume is None:  # inside runs.checkpointed(): its next folder
+        checkpoint, again = runs.next_fit()
+        resume = checkpoint if again else None
     saved = run_state.load(resume, config, (x, y, lengths)) if resume is not None else None
     steps = _Steps(model, config, len(x))
     trainer = steps.trainer
@@ -147,12 +151,14 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                 for cb in callbacks:
                     cb.on_epoch_end(trainer, epoch, logs)
                 position = Position(epoch=epoch + 1, order_rng=order_rng.get_state())
-                if checkpoint is not None:
+                if every_epoch:
                     run.write(run.folder(), position)
                 if stop.signum is not None:
                     run.interrupted(position, stop.signum)
                 if trainer.stop_training:
                     break
+            if checkpoint is not None and not every_epoch:  # a finished call of a run
+                run.write(run.folder(), position)
         finally:  # also on errors and Ctrl-C: close writers, restore best weights
             for cb in callbacks:
                 cb.on_train_end(trainer)
