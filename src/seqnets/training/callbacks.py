@@ -157,6 +157,8 @@ class ModelCheckpoint(Callback):
                 return
             self.best = score
         target = Path(self.path.format(epoch=epoch + 1))
+        if not trainer.main:  # under torchrun rank 0 alone writes (the weights are the same)
+            return
         save(trainer.model, target, overwrite=True,  # its own earlier saves, as in Keras
              metadata={"epoch": epoch + 1, "history": trainer.history.to_dict()})
         self.saved.append(target)
@@ -190,10 +192,10 @@ class TensorBoard(Callback):
         self.writer: Any = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        self.writer = self._writer_class(self.log_dir)
+        self.writer = self._writer_class(self.log_dir) if trainer.main else None
 
     def on_batch_end(self, trainer: Trainer, loss: float) -> None:
-        if trainer.step % self.update_freq:
+        if self.writer is None or trainer.step % self.update_freq:
             return
         self.writer.add_scalar("batch/loss", loss, trainer.step)
         for name, p in trainer.model.named_parameters():
@@ -201,6 +203,8 @@ class TensorBoard(Callback):
                 self.writer.add_scalar(f"grad_norm/{name}", float(p.grad.norm()), trainer.step)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if self.writer is None:
+            return
         for key, value in logs.items():
             self.writer.add_scalar(f"epoch/{key}", value, epoch + 1)
         self.writer.flush()

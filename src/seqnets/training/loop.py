@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import ConfigError, DivergenceError
 from ..layers.ops.dispatch import default_threads, thread_count
-from . import run_state, runs
+from . import distributed, run_state, runs
 from .batches import (
     as_data,
     as_lengths,
@@ -82,6 +82,9 @@ def fit(model: nn.Module, train: Any, valid: Any = None, *, epochs: int = 1,
         resume: a checkpoint folder to continue from, with the same model (as built),
             data and settings (``epochs`` may grow); on CPU the final weights are those of
             the uninterrupted run, bit for bit.
+
+    Started by ``torchrun``, every process runs ``fit`` data-parallel: ``batch_size`` is the
+    global batch, shared out among the ranks (:mod:`seqnets.training.distributed`).
     """
     config = FitConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                        loss=loss, metrics=metrics, clipnorm=clipnorm,
@@ -104,18 +107,29 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
     if checkpoint is None and resume is None:  # inside runs.checkpointed(): its next folder
         checkpoint, again = runs.next_fit()
         resume = checkpoint if again else None
+    group = distributed.from_environment(model_device(model))
+    if group is not None and resume is not None:
+        raise ConfigError("resuming a run under torchrun is not supported yet: resume it in "
+                          "one process, or start the distributed run again")
     saved = run_state.load(resume, config, (x, y, lengths)) if resume is not None else None
-    steps = _Steps(model, config, len(x))
+    steps = _Steps(model, config, len(x), group)
     trainer = steps.trainer
     # drawn before the seeded block, so an unseeded run takes its order from the global RNG
-    order_rng = torch.Generator().manual_seed(
-        config.seed if config.seed is not None else int(torch.randint(0, 2**62, (1,))))
+    seed = config.seed if config.seed is not None else int(torch.randint(0, 2**62, (1,)))
+    if group is not None:  # every rank must draw the same data order
+        seed = group.broadcast_int(seed)
+    order_rng = torch.Generator().manual_seed(seed)
     threads = config.threads
     if threads is None and steps.device.type == "cpu":
         threads = default_threads(model)
+        if group is not None:  # the ranks of one machine share its cores
+            threads = max(1, min(threads, (os.cpu_count() or 1) // group.local_world))
     run = run_state.Run(model, trainer, callbacks, config, order_rng, (x, y, lengths),
-                        checkpoint)
-    with thread_count(threads), seeded(config.seed), StopRequests() as stop:
+                        checkpoint if group is None or group.main else None)
+    # each rank its own dropout masks: the same seed would repeat them on every rank
+    dropout_seed = config.seed if group is None or config.seed is None \
+        else config.seed + group.rank
+    with thread_count(threads), seeded(dropout_seed), StopRequests() as stop:
         for cb in callbacks:
             cb.on_train_begin(trainer)
         position = run.restore(saved) if saved is not None else Position(epoch=0)
@@ -141,8 +155,8 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                     run.interrupted(position, stop.signum)
                 logs, norms = steps.logs(position)
                 if val is not None:
-                    scores = evaluate(model, val, loss=config.loss, metrics=config.metrics,
-                                      batch_size=max(config.batch_size, 256))
+                    scores = _evaluate(model, val, config.loss, config.metrics,
+                                       max(config.batch_size, 256), group)
                     logs.update({f"val_{k}": v for k, v in scores.items()})
                 logs.update(norms)
                 logs["seconds"] = time.perf_counter() - start
@@ -150,15 +164,17 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                 steps.progress.end_epoch(epoch, logs)
                 for cb in callbacks:
                     cb.on_epoch_end(trainer, epoch, logs)
+                if group is not None:  # one decision for all ranks
+                    trainer.stop_training = group.any(trainer.stop_training)[0]
                 position = Position(epoch=epoch + 1, order_rng=order_rng.get_state())
-                if every_epoch:
+                if every_epoch and trainer.main:
                     run.write(run.folder(), position)
                 if stop.signum is not None:
                     run.interrupted(position, stop.signum)
                 if trainer.stop_training:
                     break
-            if checkpoint is not None and not every_epoch:  # a finished call of a run
-                run.write(run.folder(), position)
+            if checkpoint is not None and not every_epoch and trainer.main:
+                run.write(run.folder(), position)  # a finished call of a checkpointed run
         finally:  # also on errors and Ctrl-C: close writers, restore best weights
             for cb in callbacks:
                 cb.on_train_end(trainer)
@@ -169,8 +185,9 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
 class _Steps:
     """The optimisation steps of one run: forward, loss, backward, clipping, update."""
 
-    def __init__(self, model: nn.Module, config: FitConfig, n: int) -> None:
-        self.model, self.config, self.n = model, config, n
+    def __init__(self, model: nn.Module, config: FitConfig, n: int,
+                 group: distributed.Group | None = None) -> None:
+        self.model, self.config, self.n, self.group = model, config, n, group
         _, self.loss_fn = get_loss(config.loss)
         self.metric_fns = [get_metric(m) for m in config.metrics]
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -178,9 +195,12 @@ class _Steps:
             raise ConfigError("the model has no trainable parameters (is it built? give "
                               "Sequential an input_size)")
         self.trainer = Trainer(model, make_optimizer(config.optimizer, self.params, config.lr))
+        self.trainer.main = group is None or group.main
         self.device = model_device(model)
         self.batches = math.ceil(n / config.batch_size)
-        self.progress = Progress(config.epochs, self.batches, config.quiet)
+        self.progress = Progress(config.epochs, self.batches,
+                                 config.quiet or not self.trainer.main)
+        self.net = model if group is None else group.wrap(model)
         self.first_loss: float | None = None
         self.warned = False
 
@@ -189,21 +209,32 @@ class _Steps:
               callbacks: Sequence[Callback], stop: StopRequests) -> bool:
         """Train on the epoch's batches from ``position.batch`` on, keeping the running sums
         in ``position``; False when a stop request ended the epoch early."""
-        model, trainer, opt, cfg = self.model, self.trainer, self.trainer.optimizer, self.config
-        model.train()
+        net, trainer, opt, cfg = self.net, self.trainer, self.trainer.optimizer, self.config
+        group = self.group
+        net.train()
         self.progress.start_epoch(position.epoch, position.batch)
         sums = position.sums
         for name in ("loss", *(name for name, _ in self.metric_fns)):
             sums.setdefault(name, 0.0)
         for xb, yb, lb in batches:
-            if stop.signum is not None:
+            if group is None and stop.signum is not None:
                 return False
+            share = 1.0
+            if group is not None:
+                xb, yb, lb, share = _rank_part(group, xb, yb, lb)
             xb = xb.to(self.device, non_blocking=True)
             yb = yb.to(self.device, non_blocking=True)
-            out = model(xb) if lb is None else model(xb, lengths=lb.to(self.device))
+            out = net(xb) if lb is None else net(xb, lengths=lb.to(self.device))
             batch_loss = self.loss_fn(out, yb)
             value = float(batch_loss.detach())
-            if not math.isfinite(value):  # stop before the weights are spoiled
+            finite = math.isfinite(value)
+            if group is not None:  # the ranks stop together, or none does
+                stopping, bad = group.any(stop.signum is not None, not finite)
+                if stopping:
+                    return False
+                finite = not bad
+                batch_loss = batch_loss * share  # DDP's mean over ranks = the batch's mean
+            if not finite:  # stop before the weights are spoiled
                 self._diverged("loss", value, position)
             self._watch_growth(value, position)
             opt.zero_grad(set_to_none=True)
@@ -215,7 +246,7 @@ class _Steps:
             opt.step()
             trainer.step += 1
             position.batch += 1
-            k = len(xb)
+            k = len(xb) if share else 0
             sums["loss"] += value * k
             with torch.no_grad():
                 for name, fn in self.metric_fns:
@@ -249,7 +280,10 @@ class _Steps:
     def logs(self, position: Position) -> tuple[dict[str, float], dict[str, float]]:
         """A finished epoch's mean loss and metrics, and its gradient norms (mean and
         largest)."""
-        logs = {key: total / self.n for key, total in position.sums.items()}
+        totals = dict(position.sums)
+        if self.group is not None:  # every rank logs the whole epoch's numbers
+            totals = dict(zip(totals, self.group.sum(list(totals.values())), strict=True))
+        logs = {key: total / self.n for key, total in totals.items()}
         return logs, {"grad_norm": position.norm_sum / self.batches,
                       "grad_norm_max": position.norm_max}
 
@@ -308,7 +342,21 @@ def evaluate(model: nn.Module, data: Any, loss: str | LossFn = "mse",
              metrics: Sequence[str | LossFn] = (), batch_size: int = 1024) -> dict[str, float]:
     """``{"loss": ..., <metric>: ...}`` over ``data = (X, Y)`` (or ``(X, Y, lengths)``),
     exact means over samples."""
-    x, y, lengths = as_data(data, "data")
+    return _evaluate(model, as_data(data, "data"), loss, metrics, batch_size, None)
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, data: tuple, loss: str | LossFn,
+              metrics: Sequence[str | LossFn], batch_size: int,
+              group: distributed.Group | None) -> dict[str, float]:
+    """:func:`evaluate` of checked data; under torchrun each rank scores its share of the
+    rows and the sums are added up, so every rank gets the same scores."""
+    x, y, lengths = data
+    n = len(x)
+    if group is not None:
+        rows = group.part(n)
+        x, y = x[rows], y[rows]
+        lengths = None if lengths is None else lengths[rows]
     _, loss_fn = get_loss(loss)
     fns = [get_metric(m) for m in metrics]
     names = ["loss"] + [nm for nm, _ in fns]
@@ -326,7 +374,27 @@ def evaluate(model: nn.Module, data: Any, loss: str | LossFn = "mse",
                 totals[i] += float(fn(out, yb)) * k
     finally:
         model.train(was_training)
-    return {name: total / len(x) for name, total in zip(names, totals, strict=True)}
+    if group is not None:
+        totals = group.sum(totals)
+    return {name: total / n for name, total in zip(names, totals, strict=True)}
+
+
+def _rank_part(group: distributed.Group, xb: torch.Tensor, yb: torch.Tensor,
+               lb: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, Any, float]:
+    """This rank's rows of a global batch and its loss weight (its share of the rows times
+    the world size: DDP averages the ranks' gradients). A rank left without rows (a last
+    batch smaller than the world) computes on one row with weight 0, since every rank must
+    take part in each gradient reduction."""
+    rows = len(xb)
+    part = group.part(rows)
+    share = (part.stop - part.start) * group.world / rows
+    if part.stop == part.start:
+        part = slice(0, 1)
+    xb, yb = xb[part], yb[part]
+    if lb is not None:
+        lb = lb[part]
+        xb = xb[:, :int(lb.max())]
+    return xb, yb, lb, share
 
 
 def _forward(model: nn.Module, xb: torch.Tensor, lb: torch.Tensor | None,

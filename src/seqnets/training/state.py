@@ -37,7 +37,9 @@ class History:
 
 
 class Trainer:
-    """The state of one :func:`~seqnets.fit` run, as callbacks see it."""
+    """The state of one :func:`~seqnets.fit` run, as callbacks see it. ``main`` is False on
+    the ranks of a data-parallel run other than rank 0: callbacks that write files skip
+    them."""
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         self.model = model
@@ -46,6 +48,7 @@ class Trainer:
         self.history = History()
         self.epoch = 0
         self.step = 0
+        self.main = True
 
 
 class Callback:
