@@ -457,3 +457,36 @@ def test_the_native_ops_refuse_what_does_not_match():
         ops.lstm_forward(p, w_t.double(), torch.zeros(3, 2), *states, 1)
     with pytest.raises(RuntimeError, match="sizes do not match"):
         ops.lstm_forward(p, torch.randn(3, 8), torch.zeros(3, 2), *states, 1)
+
+
+RACING_BUILDER = """
+import sys
+from seqnets.layers.ops import native
+real = native._build
+
+def counted(name, folder):
+    with open(sys.argv[1], "a") as log:
+        log.write("build\\n")
+    return real(name, folder)
+
+native._build = counted
+print("loaded" if native.library() is not None else "none", flush=True)
+"""
+
+
+@pytest.mark.slow  # a real build from the sources: tens of seconds
+def test_two_processes_building_at_once_both_load_one_library(tmp_path):
+    """Two fresh processes start on an empty cache together: one builds under the lock,
+    the other waits, finds the finished (marked) library and loads it without building."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SEQNETS_CACHE": str(tmp_path / "cache")}
+    log = tmp_path / "builds.log"
+    procs = [subprocess.Popen([sys.executable, "-c", RACING_BUILDER, str(log)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert [o.strip() for o, _ in outs] == ["loaded", "loaded"], [e[-2000:] for _, e in outs]
+    assert log.read_text().splitlines() == ["build"]
