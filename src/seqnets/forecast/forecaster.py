@@ -298,9 +298,9 @@ class Forecaster(WindowedForecasts):
     def _build(self, n_features: int, seed: int, window: int | None = None) -> nn.Module:
         k, w = self.model_outputs, self.input_window if window is None else window
         if isinstance(self.model, str):
-            opts = dict(self.model_options or {})
-            base = zoo.build(self.model, input_size=n_features, window=w, seed=seed,
-                             outputs=k, horizon=k, **opts)
+            sizes = {o: k for o in ("outputs", "horizon") if o in zoo.option_names(self.model)}
+            base = zoo.build(self.model, input_size=n_features, window=w, seed=seed, **sizes,
+                             **dict(self.model_options or {}))
             model = iv.with_dropout(list(base.layers), self.dropout, k)
             shape = (w if zoo.info(self.model).fixed_length else None, n_features)
             model = Sequential(model, input_shape=shape, seed=seed, name=self.model)
