@@ -44,6 +44,8 @@ class Embedding(Layer):
     CPU raises too; on GPU it would silently read zeros).
     """
 
+    checks_dtype = False  # ids of any dtype; token_ids converts and checks them
+
     def __init__(self, input_dim: int, output_dim: int, input_size: int | None = None,
                  name: str | None = None) -> None:
         super().__init__(name)

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import ConfigError, ShapeError
-from .base import Layer, Shape, deserialize, register, serialize
+from .base import Layer, Shape, deserialize, register, serialize, wrong_features
 from .cells import Cell, GRUCell, LSTMCell, SimpleRNNCell, States
 from .core import dropout_active
 from .lengths import check_lengths, last_steps, pad_time, reverse_within, step_mask, zero_padding
@@ -136,8 +136,7 @@ class RNN(Layer):
             raise ShapeError(f"{type(self).__name__} got a sequence of length 0")
         size = getattr(self.cell, "input_size", None)
         if size is not None and x.shape[2] != size:
-            raise ShapeError(f"{type(self).__name__} was built for {size} input features, "
-                             f"got {x.shape[2]} (input shape {tuple(x.shape)})")
+            raise wrong_features(type(self).__name__, size, x)
 
     def _initial(self, x: torch.Tensor, initial_state: Any) -> States:
         if initial_state is None:

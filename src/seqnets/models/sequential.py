@@ -143,6 +143,12 @@ class Sequential(Layer):
                 i += 1
         return x
 
+    @property
+    def checks_dtype(self) -> bool:
+        """Whether a call checks the input's dtype here: not when the first layer takes
+        token ids (an Embedding) and converts them itself."""
+        return getattr(self.layers[0], "checks_dtype", True)
+
     def __getitem__(self, index: int) -> nn.Module:
         return self.layers[index]
 
