@@ -130,7 +130,8 @@ class Conv1D(Layer):
             raise wrong_features("Conv1D", self.input_size, x)
         if self.padding == "valid" and x.shape[1] < self._span():
             raise ShapeError(f"Conv1D with padding='valid' needs at least {self._span()} "
-                             f"steps, got {x.shape[1]}")
+                             f"steps, got {x.shape[1]}. Fix: give longer sequences, or use "
+                             "padding='same' or 'causal' or a smaller kernel_size")
 
     def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
         """Each output sequence's valid steps: ``conv_output_length`` of its own length."""

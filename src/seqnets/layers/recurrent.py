@@ -130,8 +130,9 @@ class RNN(Layer):
     # running --------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 3:
+            fix = ". Fix: add the feature axis (x.unsqueeze(-1))" if x.dim() == 2 else ""
             raise ShapeError(f"{type(self).__name__} expects [batch, time, features], "
-                             f"got a tensor of shape {tuple(x.shape)}")
+                             f"got a tensor of shape {tuple(x.shape)}{fix}")
         if x.shape[1] == 0:
             raise ShapeError(f"{type(self).__name__} got a sequence of length 0")
         size = getattr(self.cell, "input_size", None)

@@ -67,7 +67,10 @@ class Sequential(Layer):
             raise ConfigError("Sequential needs at least one layer")
         for i, layer in enumerate(layers):
             if not isinstance(layer, nn.Module):
-                raise ConfigError(f"layer {i} is a {type(layer).__name__}, not an nn.Module")
+                raise ConfigError(f"Sequential: layer {i} is a {type(layer).__name__}, not an "
+                                  f"nn.Module ({layer!r:.40}). Fix: pass layer objects "
+                                  "(seqnets.layers.GRU(20)); sn.zoo.build(name) builds a zoo "
+                                  "model by name")
         if input_size is not None and input_shape is not None:
             raise ConfigError("give input_size or input_shape, not both")
         if input_size is not None:
