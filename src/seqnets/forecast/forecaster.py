@@ -38,7 +38,7 @@ from torch import nn
 from ..data.series import SeriesSet, require_pandas
 from ..data.tables import read_series
 from ..data.transforms import Difference, PerSeries, Pipeline, Scaler
-from ..errors import ConfigError, DataError, NotFittedError
+from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
 from ..models import Sequential, zoo
 from . import auto, backtesting, files, members, validation
 from . import covariates as cov
@@ -447,6 +447,9 @@ class Forecaster(WindowedForecasts):
     def load(cls, path, max_bytes: int = files.MAX_BYTES) -> Forecaster:
         """A Forecaster saved by :meth:`save`, ready to ``predict``; a damaged or
         inconsistent folder (or a ``forecaster.json`` over ``max_bytes``) is refused."""
+        if Path(path).is_file():
+            raise ModelFileError(f"{path} is a file: a saved Forecaster is a folder (written "
+                                 "by Forecaster.save or seqnets train). Fix: give that folder")
         return files.load(cls, path, max_bytes)
 
 
