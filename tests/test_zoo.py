@@ -3,6 +3,7 @@ WaveNet's causality and receptive field."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,6 +107,24 @@ def test_build_options():
     assert out.shape == (4, 7)
     model = sn.zoo.build("gru", input_size=3)
     assert model(torch.randn(2, 9, 3)).shape == (2, 9, 10)
+
+
+def test_an_option_a_model_does_not_take_is_refused():
+    assert sn.zoo.option_names("gru") == ("outputs", "units")
+    assert sn.zoo.option_names("linear") == ()
+    with pytest.raises(ConfigError, match=r"zoo model 'gru' has no option 'unitz'; its options "
+                                          r"are: outputs, units\. Fix: check the spelling"):
+        sn.zoo.build("gru", unitz=64)
+    with pytest.raises(ConfigError, match="'linear' has no option 'units'.*options are: none"):
+        sn.zoo.build("linear", units=3)
+    # the Forecaster passes outputs / horizon only to the models that take them
+    for name, strategy in (("wavenet", "seq2seq"), ("encoder_decoder", "direct")):
+        fc = sn.Forecaster(name, window=8, horizon=2, strategy=strategy, epochs=1,
+                           mc_samples=2, quiet=True)
+        assert len(fc.fit(np.sin(np.arange(40.0))).predict(intervals=())) == 2
+    with pytest.raises(ConfigError, match="has no option 'unitz'"):
+        sn.Forecaster("gru", window=8, horizon=2, epochs=1, model_options={"unitz": 4},
+                      quiet=True).fit(np.sin(np.arange(40.0)))
 
 
 def test_unknown_name_lists_the_names():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import seqnets
-from seqnets.errors import ConfigError, ShapeError
+from seqnets.errors import ConfigError, DataError, ShapeError
 from seqnets.layers import (
     Activation,
     BatchNormalization,
@@ -278,3 +278,33 @@ def test_shape_errors():
         Flatten().compute_output_shape((None, 3))
     with pytest.raises(ShapeError, match="RepeatVector expects 2-D input"):
         RepeatVector(2).compute_output_shape((3, 4))
+
+
+def test_a_wrong_feature_count_is_a_shape_error_with_the_fix():
+    dense = seqnets.Sequential([Dense(3)], input_size=4)
+    with pytest.raises(ShapeError, match=r"Dense was built for 4 input features, got 3 \(input "
+                                         r"shape \(2, 5, 3\)\)\. Fix: give inputs with 4"):
+        dense(torch.randn(2, 5, 3))
+    with pytest.raises(ShapeError, match="Dense was built for 2 input features, got 3"):
+        TimeDistributed(Dense(2, input_size=2))(torch.randn(2, 5, 3))
+
+
+def test_an_input_of_another_dtype_than_the_weights_is_refused_with_the_fix():
+    model = seqnets.zoo.build("gru", units=3, seed=0)
+    x = torch.randn(2, 5, 1, dtype=torch.float64)
+    with pytest.raises(DataError, match=r"Sequential 'gru' got float64 input, but its weights "
+                                        r"are float32\. Fix: convert the input with x\.float\(\) "
+                                        r"\(or the model with model\.double\(\)"):
+        model(x)
+    with pytest.raises(DataError, match=r"got int64 input.*x\.float\(\)$"):
+        model(torch.ones(2, 5, 1, dtype=torch.int64))
+    with pytest.raises(DataError, match="Dense got float16 input"):
+        Dense(2)(torch.randn(2, 3).half())  # an unbuilt layer builds, then checks
+    assert model(x.float()).dtype == torch.float32
+    assert model.double()(x).dtype == torch.float64  # a float64 model takes float64
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast mixes dtypes on purpose
+        assert Dense(2, input_size=3)(torch.randn(2, 3).bfloat16()).shape == (2, 2)
+    # token ids of any dtype go to an Embedding first, and to wrappers around models with one
+    notes = seqnets.zoo.build("chorale_cnn_lstm", units=4, seed=0)
+    ids = torch.randint(0, 47, (2, 8))
+    assert notes(ids).shape == notes(ids.float()).shape == (2, 8, 47)

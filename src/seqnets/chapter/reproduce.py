@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..checks import positive_int
 from ..data.synthetic import chapter_splits
 from ..errors import ConfigError
 from ..io import atomic_write_text
@@ -292,6 +293,8 @@ def reproduce(names: Sequence[str] | None = None, seeds: Sequence[int] = (42, 7,
         raise ConfigError("give at least one seed")
     if epochs < 1:
         raise ConfigError(f"epochs must be at least 1, got {epochs}")
+    if workers is not None:
+        positive_int(workers, "workers")
     workers = workers or min(os.cpu_count() or 1, 2 * len(seeds), len(_groups(names)))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

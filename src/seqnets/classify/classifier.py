@@ -293,6 +293,10 @@ class Classifier:
         except FileNotFoundError:
             raise ModelFileError(f"{folder / FILE} is missing: {folder} holds no saved "
                                  "Classifier") from None
+        except NotADirectoryError:
+            raise ModelFileError(f"{folder} is a file: a saved Classifier is a folder "
+                                 "(written by Classifier.save or seqnets classify train). Fix: "
+                                 "give that folder") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ModelFileError(f"{folder / FILE} is not valid JSON ({err})") from None
         if not isinstance(state, dict) or state.get("format") != FORMAT:

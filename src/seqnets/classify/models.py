@@ -26,8 +26,10 @@ because they need the number of classes and, for videos, a frame shape and modul
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -168,10 +170,10 @@ _ENTRIES = [
     ClassifierEntry("sketch_lstm", "sequence",
                     "the textbook's: Conv1D(32, k5, s2) + BN → Conv1D(64, k5, s2) + BN → "
                     "Conv1D(128, k3, s2) + BN → LSTM(128, seq) → LSTM(128) → Dense softmax",
-                    lambda n, act, **kw: _recurrent(LSTM, n, act, **kw)),
+                    partial(_recurrent, LSTM)),
     ClassifierEntry("sketch_gru", "sequence",
                     "sketch_lstm with GRU(128, seq) → GRU(128)",
-                    lambda n, act, **kw: _recurrent(GRU, n, act, **kw)),
+                    partial(_recurrent, GRU)),
     ClassifierEntry("dilated_conv", "sequence",
                     "WaveNet-style: causal Conv1D(64, k2, relu) + BN, dilations 1,2,4,8 ×2 "
                     "→ GlobalAveragePooling1D → Dense softmax", _dilated),
@@ -214,10 +216,14 @@ def build(name: str, n_classes: int, input_shape: int | tuple = 1, seed: int | N
         what = "(channels, height, width) of a frame" if want == 3 else "the channels of a step"
         raise ConfigError(f"{name} takes {entry.kind}s: input_shape must be {what}, got "
                           f"{input_shape!r}")
-    try:
-        layers = entry.builder(n_classes, activation, **options)
-    except TypeError as err:
-        raise ConfigError(f"{name}: {err}") from None
+    takes = sorted(set(inspect.signature(entry.builder).parameters) -
+                   {"n_classes", "activation"})
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise ConfigError(f"classifier {name!r} has no option "
+                          f"{', '.join(map(repr, unknown))}; its options are: "
+                          f"{', '.join(takes)}. Fix: check the spelling, or drop it")
+    layers = entry.builder(n_classes, activation, **options)
     return Sequential(layers, input_shape=(None, *shape), seed=seed, name=name)
 
 

@@ -15,6 +15,7 @@ are checked first, and files are written atomically once the work is done.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: a message quoting another library's (pandas ends its parser
+    errors with a newline) keeps stderr to the single ``seqnets: error:`` line."""
+    message = re.sub(r"\s*\n\s*(?=[.,;:)])", "", message.strip())
+    return re.sub(r"\s*\n\s*", " ", message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -44,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"seqnets: {err}", file=sys.stderr)
         return EXIT_CODES.get(err.signal, 130)
     except (SeqnetsError, OSError) as err:  # OSError: a path that cannot be written
-        print(f"seqnets: error: {as_flags(str(err))}", file=sys.stderr)
+        print(f"seqnets: error: {one_line(as_flags(str(err)))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("seqnets: interrupted", file=sys.stderr)

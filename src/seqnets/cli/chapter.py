@@ -32,7 +32,8 @@ def reproduce(args: argparse.Namespace) -> int:
     quick = args.quick
     only = names(args.only) or (verdicts.QUICK if quick else None)
     run_seeds = args.seeds or ([42] if quick else [42, 7, 1])
-    epochs = args.epochs or (verdicts.QUICK_EPOCHS if quick else verdicts.CHAPTER_EPOCHS)
+    epochs = args.epochs if args.epochs is not None else (
+        verdicts.QUICK_EPOCHS if quick else verdicts.CHAPTER_EPOCHS)
     command = "seqnets " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"Training {len(only) if only else 'all'} experiments, seeds {run_seeds}, "
           f"{epochs} epochs -> {args.out}/", flush=True)

@@ -50,7 +50,7 @@ def train(args: argparse.Namespace) -> int:
     if data.labels is None:
         raise ConfigError(f"{args.data} has no class labels; training needs them")
     options = {"padding": args.padding} if args.model != "video_gru" else {}
-    if args.units:  # the width: filters of the convolutional model, units of the others
+    if args.units is not None:  # the width: filters of the convolutional model, units of the others
         options["filters" if args.model == "dilated_conv" else "units"] = args.units
     clf = Classifier(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                      validation=args.validation, patience=args.patience,

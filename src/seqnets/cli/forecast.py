@@ -96,7 +96,7 @@ def _forecaster(args: argparse.Namespace):
                       future=tuple(names(args.future) or ()), calendar=args.calendar,
                       base=args.base, early_stopping=args.early_stopping,
                       seed=args.seed, quiet=args.quiet,
-                      model_options={"units": args.units} if args.units else None)
+                      model_options=None if args.units is None else {"units": args.units})
 
 
 def train(args: argparse.Namespace) -> int:

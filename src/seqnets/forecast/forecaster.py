@@ -38,7 +38,7 @@ from torch import nn
 from ..data.series import SeriesSet, require_pandas
 from ..data.tables import read_series
 from ..data.transforms import Difference, PerSeries, Pipeline, Scaler
-from ..errors import ConfigError, DataError, NotFittedError
+from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
 from ..models import Sequential, zoo
 from . import auto, backtesting, files, members, validation
 from . import covariates as cov
@@ -298,9 +298,9 @@ class Forecaster(WindowedForecasts):
     def _build(self, n_features: int, seed: int, window: int | None = None) -> nn.Module:
         k, w = self.model_outputs, self.input_window if window is None else window
         if isinstance(self.model, str):
-            opts = dict(self.model_options or {})
-            base = zoo.build(self.model, input_size=n_features, window=w, seed=seed,
-                             outputs=k, horizon=k, **opts)
+            sizes = {o: k for o in ("outputs", "horizon") if o in zoo.option_names(self.model)}
+            base = zoo.build(self.model, input_size=n_features, window=w, seed=seed, **sizes,
+                             **dict(self.model_options or {}))
             model = iv.with_dropout(list(base.layers), self.dropout, k)
             shape = (w if zoo.info(self.model).fixed_length else None, n_features)
             model = Sequential(model, input_shape=shape, seed=seed, name=self.model)
@@ -448,6 +448,9 @@ class Forecaster(WindowedForecasts):
     def load(cls, path, max_bytes: int = files.MAX_BYTES) -> Forecaster:
         """A Forecaster saved by :meth:`save`, ready to ``predict``; a damaged or
         inconsistent folder (or a ``forecaster.json`` over ``max_bytes``) is refused."""
+        if Path(path).is_file():
+            raise ModelFileError(f"{path} is a file: a saved Forecaster is a folder (written "
+                                 "by Forecaster.save or seqnets train). Fix: give that folder")
         return files.load(cls, path, max_bytes)
 
 

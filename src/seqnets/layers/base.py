@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError, DataError, ShapeError
 from .lengths import cannot_take_lengths
 
 Shape = tuple  # of int | None, batch axis excluded
@@ -72,6 +72,38 @@ def deserialize(spec: dict[str, Any]) -> nn.Module:
     return cls.from_config(dict(spec["config"]))
 
 
+_CONVERT = {torch.float32: "float", torch.float64: "double", torch.float16: "half",
+            torch.bfloat16: "bfloat16"}
+
+
+def check_dtype(layer: nn.Module, x: torch.Tensor) -> None:
+    """Refuse an input whose dtype is not that of ``layer``'s weights (float64 data into a
+    float32 model, integers into a recurrent layer), which torch would meet with a raw
+    matmul error deep inside. Unlike Keras, layers do not cast their inputs: a silent cast
+    would hide a float64 pipeline's lost precision; :func:`~seqnets.fit` and ``predict``
+    do convert NumPy and float64 data, as Keras's ``fit`` does. Skipped under autocast."""
+    weight = next((p for p in layer.parameters() if p.is_floating_point()), None)
+    if weight is None or x.dtype == weight.dtype or torch.is_autocast_enabled(x.device.type):
+        return
+    name = f"{type(layer).__name__} {layer.name!r}" if getattr(layer, "name", None) \
+        else type(layer).__name__
+    have, want = str(x.dtype).removeprefix("torch."), str(weight.dtype).removeprefix("torch.")
+    method = _CONVERT.get(weight.dtype)
+    fix = f"convert the input with x.{method}()" if method else f"x.to({weight.dtype})"
+    if x.is_floating_point() and x.dtype in _CONVERT:
+        fix += f" (or the model with model.{_CONVERT[x.dtype]}() to compute in {have})"
+    raise DataError(f"{name} got {have} input, but its weights are {want}. Fix: {fix}")
+
+
+def wrong_features(layer: str, built: int, x: torch.Tensor) -> ShapeError:
+    """The error for an input whose last axis is not the ``built`` features a layer's
+    weights were made for."""
+    got = x.shape[-1] if x.dim() else None
+    return ShapeError(f"{layer} was built for {built} input features, got {got} (input shape "
+                      f"{tuple(x.shape)}). Fix: give inputs with {built} features on the last "
+                      f"axis, or build the model for {got} (input_size={got})")
+
+
 def snake_case(name: str) -> str:
     """``SimpleRNN`` → ``simple_rnn``, ``Conv1D`` → ``conv1d`` (Keras's default layer names)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -91,6 +123,7 @@ class Layer(nn.Module):
     """
 
     takes_lengths = False
+    checks_dtype = True  # False: the layer takes any dtype (token ids) and converts itself
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__()
@@ -123,8 +156,11 @@ class Layer(nn.Module):
             if kwargs["lengths"] is not None:
                 raise ConfigError(cannot_take_lengths(self))
             kwargs = {k: v for k, v in kwargs.items() if k != "lengths"}
-        if not self.built and args and isinstance(args[0], torch.Tensor):
-            self.build(tuple(args[0].shape[1:]))
+        if args and isinstance(args[0], torch.Tensor):
+            if not self.built:
+                self.build(tuple(args[0].shape[1:]))
+            if args[0].dtype is not torch.float32 and self.checks_dtype:
+                check_dtype(self, args[0])
         return super().__call__(*args, **kwargs)
 
     # helpers for subclasses -------------------------------------------------------------

@@ -13,7 +13,7 @@ from torch.nn.modules import module as _torch_module
 from ..checks import positive_int
 from ..errors import ConfigError, ShapeError
 from . import activations
-from .base import Layer, Shape, register
+from .base import Layer, Shape, register, wrong_features
 from .initializers import glorot_uniform_
 from .lengths import check_lengths, zero_padding
 from .ops import dispatch
@@ -127,11 +127,11 @@ class Conv1D(Layer):
         if x.dim() != 3:
             raise ShapeError(f"Conv1D expects [batch, time, features], got {tuple(x.shape)}")
         if x.shape[2] != self.input_size:
-            raise ShapeError(f"Conv1D was built for {self.input_size} input features, got "
-                             f"{x.shape[2]} (input shape {tuple(x.shape)})")
+            raise wrong_features("Conv1D", self.input_size, x)
         if self.padding == "valid" and x.shape[1] < self._span():
             raise ShapeError(f"Conv1D with padding='valid' needs at least {self._span()} "
-                             f"steps, got {x.shape[1]}")
+                             f"steps, got {x.shape[1]}. Fix: give longer sequences, or use "
+                             "padding='same' or 'causal' or a smaller kernel_size")
 
     def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
         """Each output sequence's valid steps: ``conv_output_length`` of its own length."""

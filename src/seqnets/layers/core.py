@@ -20,7 +20,7 @@ from torch import nn
 from ..checks import positive_int, probability
 from ..errors import ConfigError, ShapeError
 from . import activations
-from .base import Layer, Shape, deserialize, register, serialize
+from .base import Layer, Shape, deserialize, register, serialize, wrong_features
 from .initializers import glorot_uniform_
 from .lengths import check_lengths, step_mask, zero_padding
 
@@ -95,6 +95,8 @@ class Dense(Layer):
         return (*input_shape[:-1], self.units)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() == 0 or x.shape[-1] != self.weight.shape[1]:
+            raise wrong_features("Dense", self.weight.shape[1], x)
         y = self._act(F.linear(x, self.weight, self.bias))
         return y if lengths is None else _zero_padded(self, y, lengths)
 
@@ -144,6 +146,11 @@ class TimeDistributed(Layer):
             raise ConfigError(f"TimeDistributed wraps a layer, got {type(layer).__name__}")
         self.layer = layer
         self.built = getattr(layer, "built", True)
+
+    @property
+    def checks_dtype(self) -> bool:
+        """As the wrapped layer: an Embedding inside takes ids of any dtype."""
+        return getattr(self.layer, "checks_dtype", True)
 
     def build(self, input_shape: Shape) -> None:
         self._require_rank(input_shape, (2, 3, 4, 5), "[batch, time, ...]")

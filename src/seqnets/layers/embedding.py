@@ -30,7 +30,8 @@ def token_ids(x: torch.Tensor, vocabulary: int, layer: str) -> torch.Tensor:
         ids = x.long()
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocabulary):
         raise DataError(f"{layer}: token ids must be in 0..{vocabulary - 1}, got "
-                        f"{int(ids.min())}..{int(ids.max())}")
+                        f"{int(ids.min())}..{int(ids.max())}. Fix: map the ids into that "
+                        f"range, or build it with input_dim={max(int(ids.max()) + 1, vocabulary)}")
     return ids
 
 
@@ -43,6 +44,8 @@ class Embedding(Layer):
     ``[B, T]`` or ``[B, T, 1]``; an id outside ``0..input_dim-1`` is a DataError (Keras on
     CPU raises too; on GPU it would silently read zeros).
     """
+
+    checks_dtype = False  # ids of any dtype; token_ids converts and checks them
 
     def __init__(self, input_dim: int, output_dim: int, input_size: int | None = None,
                  name: str | None = None) -> None:

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import ConfigError, ShapeError
-from .base import Layer, Shape, deserialize, register, serialize
+from .base import Layer, Shape, deserialize, register, serialize, wrong_features
 from .cells import Cell, GRUCell, LSTMCell, SimpleRNNCell, States
 from .core import dropout_active
 from .lengths import check_lengths, last_steps, pad_time, reverse_within, step_mask, zero_padding
@@ -130,14 +130,14 @@ class RNN(Layer):
     # running --------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 3:
+            fix = ". Fix: add the feature axis (x.unsqueeze(-1))" if x.dim() == 2 else ""
             raise ShapeError(f"{type(self).__name__} expects [batch, time, features], "
-                             f"got a tensor of shape {tuple(x.shape)}")
+                             f"got a tensor of shape {tuple(x.shape)}{fix}")
         if x.shape[1] == 0:
             raise ShapeError(f"{type(self).__name__} got a sequence of length 0")
         size = getattr(self.cell, "input_size", None)
         if size is not None and x.shape[2] != size:
-            raise ShapeError(f"{type(self).__name__} was built for {size} input features, "
-                             f"got {x.shape[2]} (input shape {tuple(x.shape)})")
+            raise wrong_features(type(self).__name__, size, x)
 
     def _initial(self, x: torch.Tensor, initial_state: Any) -> States:
         if initial_state is None:

@@ -44,6 +44,11 @@ class Ensemble(Layer):
         self.combine = combine
         self.built = all(getattr(m, "built", True) for m in members)
 
+    @property
+    def checks_dtype(self) -> bool:
+        """As the members: models that start with an Embedding take ids of any dtype."""
+        return getattr(self.members[0], "checks_dtype", True)
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if self.windows is None:
             return self.members[0].compute_output_shape(input_shape)

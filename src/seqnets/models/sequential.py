@@ -67,7 +67,10 @@ class Sequential(Layer):
             raise ConfigError("Sequential needs at least one layer")
         for i, layer in enumerate(layers):
             if not isinstance(layer, nn.Module):
-                raise ConfigError(f"layer {i} is a {type(layer).__name__}, not an nn.Module")
+                raise ConfigError(f"Sequential: layer {i} is a {type(layer).__name__}, not an "
+                                  f"nn.Module ({layer!r:.40}). Fix: pass layer objects "
+                                  "(seqnets.layers.GRU(20)); sn.zoo.build(name) builds a zoo "
+                                  "model by name")
         if input_size is not None and input_shape is not None:
             raise ConfigError("give input_size or input_shape, not both")
         if input_size is not None:
@@ -142,6 +145,12 @@ class Sequential(Layer):
                 x = layers[i](x)
                 i += 1
         return x
+
+    @property
+    def checks_dtype(self) -> bool:
+        """Whether a call checks the input's dtype here: not when the first layer takes
+        token ids (an Embedding) and converts them itself."""
+        return getattr(self.layers[0], "checks_dtype", True)
 
     def __getitem__(self, index: int) -> nn.Module:
         return self.layers[index]

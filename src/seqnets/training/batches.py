@@ -64,9 +64,10 @@ def as_pair(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     x = as_tensor(data[0], f"{name} X", integer_ok=False)
     y = as_tensor(data[1], f"{name} Y")
     if len(x) != len(y):
-        raise ShapeError(f"{name}: X has {len(x)} samples but Y has {len(y)}")
+        raise ShapeError(f"{name}: X has {len(x)} samples but Y has {len(y)}. Fix: give "
+                         "one target per input sample")
     if len(x) == 0:
-        raise DataError(f"{name} is empty")
+        raise DataError(f"{name} is empty (0 samples). Fix: give at least one (X, Y) sample")
     return x, y
 
 

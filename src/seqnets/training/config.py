@@ -81,7 +81,8 @@ class FitConfig:
                               "(FitConfig.from_dict(data, optimizer=..., loss=..., metrics=...))")
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ConfigError(f"unknown fit settings {unknown}")
+            raise ConfigError(f"unknown fit settings {unknown}; known: "
+                              f"{sorted(cls.__dataclass_fields__)}")
         return cls(**data)
 
 

@@ -19,7 +19,8 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def _same_shape(name: str, pred: torch.Tensor, target: torch.Tensor) -> None:
     if pred.shape != target.shape:
         raise ShapeError(f"{name}: model output {tuple(pred.shape)} and target "
-                         f"{tuple(target.shape)} have different shapes")
+                         f"{tuple(target.shape)} have different shapes. Fix: give targets of "
+                         "the output's shape, or change the model's last layer to match them")
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
