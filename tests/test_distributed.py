@@ -129,3 +129,74 @@ def test_a_single_process_is_not_distributed(monkeypatch):
     assert from_environment(torch.device("cpu")) is None
     monkeypatch.setenv("WORLD_SIZE", "2")  # no MASTER_ADDR: not launched by torchrun
     assert from_environment(torch.device("cpu")) is None
+
+
+FAULTY = '''
+import os, signal, sys
+import numpy as np
+from safetensors.torch import save_file
+import torch.distributed as dist
+import seqnets as sn
+from seqnets.layers import GRU, Dense
+from seqnets.training import Callback
+
+class KillRankOne(Callback):  # the first attempt only: rank 1 dies in epoch 3 (of 5 steps)
+    first = True
+
+    def on_batch_end(self, trainer, loss):
+        attempt = os.environ["TORCHELASTIC_RESTART_COUNT"]
+        if self.first and dist.get_rank() == 0:
+            print(f"attempt {attempt} starts at step {trainer.step}", flush=True)
+        self.first = False
+        if (sys.argv[2] == "kill" and attempt == "0" and dist.get_rank() == 1
+                and trainer.step == 13):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+g = np.random.default_rng(0)
+x = g.normal(size=(160, 12, 2)).astype(np.float32)
+y = x[:, -3:, 0].copy()
+model = sn.Sequential([GRU(8), Dense(3)], input_size=2, seed=0)
+sn.fit(model, (x, y), epochs=4, batch_size=32, seed=3, quiet=True, callbacks=[KillRankOne()],
+       checkpoint=sys.argv[1] + "/ckpt")
+if dist.get_rank() == 0:
+    save_file(model.state_dict(), sys.argv[1] + "/weights.safetensors")
+'''
+
+
+@pytest.mark.slow  # three group starts of a few seconds each
+def test_a_rank_killed_mid_epoch_restarts_and_resumes_to_the_same_weights(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(FAULTY)
+    for name in ("kill", "straight"):
+        (tmp_path / name).mkdir()
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                               "--nproc-per-node", "2", "--max-restarts", "1", str(script),
+                               str(tmp_path / name), name],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        if name == "kill":  # the second attempt resumed from epoch 2's checkpoint
+            assert "attempt 0 starts at step 1" in done.stdout
+            assert "attempt 1 starts at step 11" in done.stdout, done.stdout
+    killed = load_file(tmp_path / "kill" / "weights.safetensors")
+    straight = load_file(tmp_path / "straight" / "weights.safetensors")
+    assert all(torch.equal(killed[k], straight[k]) for k in killed)
+
+
+@pytest.mark.slow  # a torchrun launch of the CLI: ten seconds or so
+def test_seqnets_train_under_torchrun_saves_once_and_reports_once(tmp_path):
+    import pandas as pd
+
+    t = np.arange(200)
+    pd.DataFrame({"ds": pd.date_range("2001-01-01", periods=len(t), freq="D"),
+                  "y": 10 + np.sin(2 * np.pi * t / 7)}).to_csv(tmp_path / "d.csv", index=False)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc-per-node", "2", "-m", "seqnets.cli", "train", "--data",
+                           str(tmp_path / "d.csv"), "--window", "14", "--horizon", "3",
+                           "--epochs", "3", "--units", "8", "--model", "gru", "--quiet",
+                           "--out", str(tmp_path / "m")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Saved: ") == 1  # rank 0 reports, rank 1 is silent
+    assert not (tmp_path / "m.checkpoint").exists()
+    forecast = sn.Forecaster.load(tmp_path / "m").predict()
+    assert len(forecast) == 3 and np.isfinite(forecast["mean"]).all()

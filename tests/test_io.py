@@ -507,3 +507,38 @@ def test_saved_files_follow_the_umask_not_private(tmp_path):
         os.umask(old)
     for name in ("model.safetensors", "config.json"):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644
+
+
+def test_a_save_killed_at_25_random_moments_always_leaves_a_whole_model(tmp_path):
+    """A forked child saves two models in turn over one folder, and is SIGKILLed at a random
+    moment, 25 times: the folder always loads, as one of the two, predicting exactly as that
+    model does (never new weights beside an old config)."""
+    import os
+    import signal
+    import time
+
+    models = [sn.zoo.build("gru", seed=s) for s in (0, 1)]
+    x = torch.randn(3, 12, 1, generator=torch.Generator().manual_seed(0))
+    expected = [sn.predict(m, x) for m in models]
+    folder = tmp_path / "m"
+    start = time.perf_counter()
+    sn.save(models[0], folder)
+    once = time.perf_counter() - start  # kills land within the first few saves, however slow
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(25):
+        pid = os.fork()
+        if pid == 0:  # the child: save, save, save ... until killed
+            try:
+                for i in range(10**6):
+                    sn.save(models[(i + 1) % 2], folder, overwrite=True)
+            finally:
+                os._exit(0)
+        time.sleep(once * 4 * rng.random())
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        got = sn.predict(sn.load(folder), x)
+        which = [i for i, e in enumerate(expected) if torch.equal(got, e)]
+        assert len(which) == 1
+        seen.add(which[0])
+    assert seen == {0, 1}  # the kills fell on both sides of swaps

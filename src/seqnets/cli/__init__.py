@@ -15,11 +15,14 @@ are checked first, and files are written atomically once the work is done.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import sys
 from collections.abc import Sequence
 
 from ..errors import SeqnetsError, TrainingInterrupted, as_flags
+from ..training.distributed import is_main_process
 from ..training.signals import EXIT_CODES
 from . import chapter, chorales, classify, forecast
 
@@ -47,6 +50,9 @@ def one_line(message: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if not is_main_process():  # under torchrun rank 0 alone reports (errors still show)
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                return args.func(args)
         return args.func(args)
     except TrainingInterrupted as err:  # a checkpoint was written: say how to go on
         print(f"seqnets: {err}", file=sys.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..data.files import atomic_write
 from ..errors import ConfigError
-from .common import add_force, add_resume, check_out, resumable
+from .common import add_force, add_resume, check_out, resumable, save_on_main
 
 DEMO_OPTIONS = {"units": 64, "bn_momentum": 0.9}  # small enough to train in about a minute
 
@@ -43,7 +43,8 @@ def train(args: argparse.Namespace) -> int:
         model, report = workflow.train_chorales(args.model, data, epochs=args.epochs,
                                                 seed=args.seed, threads=args.threads,
                                                 quiet=args.quiet)
-        workflow.save_chorale_model(model, args.out, report, overwrite=args.force)
+        save_on_main(workflow.save_chorale_model, model, args.out, report,
+                     overwrite=args.force)
     _print_scores(report)
     print(f"{report['epoch_seconds_median']:.1f} s per epoch (median); saved to {args.out}/")
     return 0

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import add_force, add_resume, check_out, resumable
+from .common import add_force, add_resume, check_out, resumable, save_on_main
 
 
 def _read(args: argparse.Namespace, split: str):
@@ -61,7 +61,7 @@ def train(args: argparse.Namespace) -> int:
     with resumable(args, args.out):
         clf.fit(data.sequences, data.labels)
         seconds = time.perf_counter() - start
-        folder = clf.save(args.out, overwrite=args.force)
+        folder = save_on_main(clf.save, args.out, overwrite=args.force)
     hist = clf.history_
     best = clf.best_epoch_ - 1
     scores = f", validation accuracy {hist['val_accuracy'][best]:.4f}" \

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ConfigError, TrainingInterrupted
+from ..training.distributed import is_main_process, restarted
 
 
 def names(text: str | None) -> list[str] | None:
@@ -24,6 +25,12 @@ def seeds(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"seeds must be integers separated by commas, "
                                          f"got {text!r}") from None
+
+
+def save_on_main(save, *args, **kwargs):
+    """``save(*args, **kwargs)`` on rank 0 of a torchrun launch (every rank holds the same
+    weights), or in a plain process; returns its result, else None."""
+    return save(*args, **kwargs) if is_main_process() else None
 
 
 def check_out(path: str | None, folder: bool = False, force: bool = False) -> None:
@@ -65,14 +72,15 @@ def resumable(args: argparse.Namespace, out: str) -> Iterator[Path]:
 
     folder = Path(args.resume) if args.resume else Path(out).with_name(
         Path(out).name + ".checkpoint")
-    if not args.resume and folder.exists():
+    resume = bool(args.resume) or (restarted() and folder.exists())  # torchrun's restart
+    if not resume and folder.exists():
         if not args.force:
             raise ConfigError(f"{folder} holds the checkpoints of an interrupted run: "
                               f"continue it with --resume {folder}, or pass --force to "
                               "start over")
         shutil.rmtree(folder)
     try:
-        with checkpointed(folder, resume=bool(args.resume)):
+        with checkpointed(folder, resume=resume):
             yield folder
     except TrainingInterrupted as err:
         name = signal.Signals(err.signal).name
@@ -80,4 +88,5 @@ def resumable(args: argparse.Namespace, out: str) -> Iterator[Path]:
             f"{name} stopped the training; the work done is kept in {folder}: run the "
             f"same command with --resume {folder} to continue", str(folder),
             err.signal) from None
-    shutil.rmtree(folder, ignore_errors=True)
+    if is_main_process():
+        shutil.rmtree(folder, ignore_errors=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
-from .common import add_force, add_resume, check_out, names, resumable
+from .common import add_force, add_resume, check_out, names, resumable, save_on_main
 
 UNCERTAINTY = ("mc_dropout", "conformal", "quantile", "gaussian", "student_t")
 
@@ -104,7 +104,7 @@ def train(args: argparse.Namespace) -> int:
     data, options = _source(args)
     with resumable(args, args.out):
         fc = _forecaster(args).fit(data, **options)
-        folder = fc.save(args.out, overwrite=args.force)
+        folder = save_on_main(fc.save, args.out, overwrite=args.force)
     scores = ", ".join(f"{k} {v:.4g}" for k, v in fc.validation_.items())
     if hasattr(fc, "auto_"):
         print("auto: held-out scores of each recipe\n" +

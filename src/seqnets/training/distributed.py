@@ -24,7 +24,18 @@ from torch import nn
 
 from ..errors import ConfigError
 
-__all__ = ["Group", "from_environment"]
+__all__ = ["Group", "from_environment", "is_main_process", "restarted"]
+
+
+def is_main_process() -> bool:
+    """False on the ranks other than 0 of a torchrun launch (known from its environment
+    before any group exists): the commands save and print on rank 0 alone."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def restarted() -> bool:
+    """Whether torchrun restarted the workers after a failure (``--max-restarts``)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,13 @@ class Group:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return [bool(v) for v in t.cpu().tolist()]
 
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's ``tensor`` (same shape and dtype on each), in rank order, on CPU."""
+        device = self._device()
+        parts = [torch.empty_like(tensor, device=device) for _ in range(self.world)]
+        dist.all_gather(parts, tensor.to(device))
+        return [p.cpu() for p in parts]
+
     def broadcast_int(self, value: int) -> int:
         """Rank 0's ``value`` on every rank."""
         t = torch.tensor([value], dtype=torch.int64, device=self._device())
@@ -77,6 +95,20 @@ class Group:
         return torch.device("cpu")
 
 
+def _join(backend: str) -> None:
+    """Join torchrun's group. Its store outlives a restart of the workers, and the keys the
+    dead attempt left in it would send the new ranks to connect to dead peers: each attempt
+    uses keys of its own (a prefix with torchrun's restart count)."""
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                          is_master=not agent_store and rank == 0)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    dist.init_process_group(backend, store=dist.PrefixStore(f"seqnets/attempt-{attempt}",
+                                                            store),
+                            rank=rank, world_size=world)
+
+
 def from_environment(device: torch.device) -> Group | None:
     """The data-parallel group this process belongs to, joining it if torchrun started the
     process and no group exists yet; None for a plain single-process run."""
@@ -88,7 +120,7 @@ def from_environment(device: torch.device) -> Group | None:
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend)
+        _join(backend)
     world = dist.get_world_size()
     if world <= 1:
         return None

@@ -108,9 +108,9 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
         checkpoint, again = runs.next_fit()
         resume = checkpoint if again else None
     group = distributed.from_environment(model_device(model))
-    if group is not None and resume is not None:
-        raise ConfigError("resuming a run under torchrun is not supported yet: resume it in "
-                          "one process, or start the distributed run again")
+    if group is not None and resume is None and distributed.restarted() and checkpoint \
+            is not None and run_state.has_checkpoint(checkpoint):
+        resume = checkpoint  # torchrun restarted the group after a failure: carry on
     saved = run_state.load(resume, config, (x, y, lengths)) if resume is not None else None
     steps = _Steps(model, config, len(x), group)
     trainer = steps.trainer
@@ -125,7 +125,7 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
         if group is not None:  # the ranks of one machine share its cores
             threads = max(1, min(threads, (os.cpu_count() or 1) // group.local_world))
     run = run_state.Run(model, trainer, callbacks, config, order_rng, (x, y, lengths),
-                        checkpoint if group is None or group.main else None)
+                        checkpoint, group)
     # each rank its own dropout masks: the same seed would repeat them on every rank
     dropout_seed = config.seed if group is None or config.seed is None \
         else config.seed + group.rank
@@ -167,14 +167,14 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                 if group is not None:  # one decision for all ranks
                     trainer.stop_training = group.any(trainer.stop_training)[0]
                 position = Position(epoch=epoch + 1, order_rng=order_rng.get_state())
-                if every_epoch and trainer.main:
+                if every_epoch:
                     run.write(run.folder(), position)
                 if stop.signum is not None:
                     run.interrupted(position, stop.signum)
                 if trainer.stop_training:
                     break
-            if checkpoint is not None and not every_epoch and trainer.main:
-                run.write(run.folder(), position)  # a finished call of a checkpointed run
+            if checkpoint is not None and not every_epoch:  # a finished call of a run
+                run.write(run.folder(), position)
         finally:  # also on errors and Ctrl-C: close writers, restore best weights
             for cb in callbacks:
                 cb.on_train_end(trainer)

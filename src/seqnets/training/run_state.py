@@ -17,6 +17,7 @@ from torch import nn
 
 from ..errors import ConfigError, ModelFileError, TrainingInterrupted
 from .checkpoints import (
+    STATE_FILE,
     data_fingerprint,
     read_checkpoint,
     rng_states,
@@ -55,6 +56,11 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def has_checkpoint(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds a checkpoint (complete or not: :func:`load` checks it)."""
+    return (Path(folder) / STATE_FILE).is_file()
+
+
 def load(folder: str | os.PathLike, config: FitConfig, data: tuple) -> dict[str, Any]:
     """The checkpoint at ``folder``, checked against this run's settings and data."""
     saved = read_checkpoint(folder)
@@ -83,8 +89,9 @@ class Run:
 
     def __init__(self, model: nn.Module, trainer: Trainer, callbacks: Sequence[Callback],
                  config: FitConfig, order_rng: torch.Generator, data: tuple,
-                 checkpoint: str | os.PathLike | None) -> None:
+                 checkpoint: str | os.PathLike | None, group: Any = None) -> None:
         self.model, self.trainer, self.callbacks = model, trainer, list(callbacks)
+        self.group = group  # a distributed.Group under torchrun: rank 0 writes
         self.config, self.order_rng, self.data = config, order_rng, data
         self._folder = None if checkpoint is None else Path(checkpoint)
         self._fingerprint: dict[str, Any] | None = None
@@ -93,13 +100,18 @@ class Run:
     def folder(self) -> Path:
         """The checkpoint folder: the one asked for, else a new temporary one."""
         if self._folder is None:
+            if self.group is not None and not self.group.main:
+                return Path("<rank 0's temporary checkpoint folder>")  # rank 0 writes it
             self._folder = Path(tempfile.mkdtemp(prefix="seqnets-checkpoint-"))
         return self._folder
 
     def state(self, position: Position) -> dict[str, Any]:
         if self._fingerprint is None:
             self._fingerprint = _plain(data_fingerprint(*self.data))
+        # under torchrun each rank draws its own dropout masks: keep every rank's RNG
+        ranks = [] if self.group is None else self.group.gather(torch.get_rng_state())
         return {
+            "rank_rngs": ranks,
             "config": _plain(self.config.to_dict()), "data": self._fingerprint,
             "position": position.to_dict(), "step": self.trainer.step,
             "stop_training": self.trainer.stop_training,
@@ -112,7 +124,12 @@ class Run:
         }
 
     def write(self, folder: Path, position: Position) -> Path:
-        return write_checkpoint(folder, self.state(position))
+        """Write the checkpoint (every rank must call it under torchrun: the ranks' RNG
+        states are gathered; rank 0 alone writes)."""
+        state = self.state(position)
+        if self.group is not None and not self.group.main:
+            return folder
+        return write_checkpoint(folder, state)
 
     def interrupted(self, position: Position, signum: int) -> None:
         """Write the checkpoint and raise :class:`TrainingInterrupted` saying how to go on."""
@@ -158,4 +175,7 @@ class Run:
                             norm_max=float(p["norm_max"]), seconds=float(p["seconds"]))
         self.order_rng.set_state(p["order_rng"])
         set_rng_states(saved["rng"])
+        ranks = saved.get("rank_rngs") or []
+        if self.group is not None and len(ranks) == self.group.world:
+            torch.set_rng_state(ranks[self.group.rank])
         return position
