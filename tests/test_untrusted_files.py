@@ -4,11 +4,17 @@ damaged ``forecaster.json`` files (a ModelFileError naming what is wrong, exit 2
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pickle
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
+import torch
 
 import seqnets as sn
 from seqnets import Forecaster
@@ -98,3 +104,48 @@ def test_a_forecaster_json_over_the_limit_is_refused_unread(saved_forecaster):
     with pytest.raises(ModelFileError, match="more than max_bytes"):
         Forecaster.load(saved_forecaster, max_bytes=100)
     assert Forecaster.load(saved_forecaster).horizon == 2
+
+
+class _SideEffect:
+    """Unpickling this runs a shell command: the payload of a hostile weights file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("kind", ["pickle", "torch.save"])
+def test_a_weights_file_holding_a_pickle_is_refused_and_never_runs(saved, tmp_path, kind):
+    marker = tmp_path / f"ran-{kind.replace('.', '')}"
+    weights = saved / "model.safetensors"
+    if kind == "pickle":
+        weights.write_bytes(pickle.dumps({"payload": _SideEffect(marker)}))
+    else:  # torch.save's zip archive, which holds a pickle too
+        torch.save({"weight": torch.zeros(2), "payload": _SideEffect(marker)}, weights)
+    blob = weights.read_bytes()
+    # the config vouches for the new file, so the loader really reads it
+    edit(saved, lambda c: c["weights"].update(sha256=hashlib.sha256(blob).hexdigest(),
+                                              bytes=len(blob)))
+    with pytest.raises(ModelFileError):
+        sn.load(saved)
+    assert not marker.exists()
+
+
+def test_a_config_asking_for_1e9_units_costs_no_memory(saved):
+    """In a fresh process (its peak RSS its own): loading the crafted model is refused and
+    the peak stays that of importing torch, not the gigabytes 10**9 units would take."""
+    edit(saved, lambda c: c["architecture"]["config"]["layers"][0]["config"].update(
+        units=10**9))
+    probe = ("import resource, sys, seqnets as sn\n"
+             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+             "try:\n    sn.load(sys.argv[1])\nexcept sn.errors.ModelFileError as e:\n"
+             "    print('refused', e)\n"
+             "print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(saved)], capture_output=True,
+                          text=True, timeout=120)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("refused") and "cannot exist" in lines[0], done.stderr
+    before, after = (int(v) for v in lines[-1].split())   # KiB
+    assert after - before < 64 * 1024, (before, after)      # < 64 MiB more than the import

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import ConfigError
 from .common import add_force, add_resume, check_out, names, resumable, save_on_main
@@ -138,19 +139,52 @@ def forecast(args: argparse.Namespace) -> int:
     from ..forecast import Forecaster
     from ..io import atomic_write_text
 
+    if args.parts:
+        return _forecast_parts(args)
     check_out(args.out, force=args.force)
     check_out(args.plot, force=args.force)
     _plotting_available(args.plot)
     fc = Forecaster.load(args.model_dir)
     history = fc.series_ if args.data is None else _new_history(fc, args)
     frame = fc.predict(intervals=args.intervals, data=history, future=args.future)
-    atomic_write_text(args.out, frame.to_csv(index=False))
+    save_on_main(atomic_write_text, args.out, frame.to_csv(index=False))
     print(frame.to_string(index=False, max_rows=40, float_format=lambda v: f"{v:.4g}"))
     print(f"\nForecast of {len(history)} series, {fc.horizon} steps ahead: {args.out}")
     if args.plot:
         from ..plotting import forecast_plot
         forecast_plot(history, frame, args.plot, last=max(fc.input_window, 4 * fc.horizon))
         print(f"Plot: {args.plot}")
+    return 0
+
+
+def _forecast_parts(args: argparse.Namespace) -> int:
+    """``forecast --parts``: this rank's share of the series as one Parquet part."""
+    import torch
+
+    from ..forecast import Forecaster
+    from ..forecast.batch import forecast_part, part_name
+    from ..training import distributed
+
+    if args.plot:
+        raise ConfigError("--plot draws one forecast; with --parts each rank writes a part. "
+                          "Plot from the folder's table instead")
+    check_out(args.out, folder=True, force=args.force)
+    fc = Forecaster.load(args.model_dir)
+    group = distributed.from_environment(torch.device("cpu"))  # None in one process
+    rank, world = (0, 1) if group is None else (group.rank, group.world)
+    out = Path(args.out)
+    if rank == 0 and out.is_dir():  # --force: the old parts go, or they would join the new
+        for old in out.glob("part-*.parquet"):
+            old.unlink()
+    if group is not None:  # no rank writes before every rank has checked the folder
+        group.sum([0.0])
+    forecast_part(fc, out, rank, world, data=None if args.data is None else
+                         _new_history(fc, args), future=args.future,
+                         intervals=args.intervals)
+    if group is not None:
+        group.sum([0.0])  # the dataset is whole when rank 0 reports it
+    print(f"Forecast of {len(fc.series_)} series, {fc.horizon} steps ahead: {out}/ "
+          f"({world} Parquet part(s), {part_name(0, world)} ...)")
     return 0
 
 
@@ -333,7 +367,11 @@ def add_commands(sub) -> None:
     f.add_argument("model_dir", metavar="DIR", help="a folder written by seqnets train")
     f.add_argument("--data", metavar="FILE", help="newer history of the same series")
     _add_data(f, covariates=False, source=False, default=None)
-    f.add_argument("--out", required=True, metavar="FILE", help="the forecast CSV")
+    f.add_argument("--out", required=True, metavar="FILE",
+                   help="the forecast CSV (with --parts: a folder of Parquet parts)")
+    f.add_argument("--parts", action="store_true",
+                   help="write a Parquet dataset folder, one part per torchrun rank (each "
+                        "rank forecasts its share of the series)")
     f.add_argument("--future", metavar="FILE", help="with a model trained with --future: "
                    "their values at the steps forecast (time, id and those columns)")
     f.add_argument("--plot", metavar="FILE", help="a PNG of history, forecast and intervals")

@@ -102,6 +102,14 @@ class SeriesSet:
         except ValueError:
             raise KeyError(f"no series {sid!r}; ids are {list(self.ids)[:10]}") from None
 
+    def take(self, positions) -> SeriesSet:
+        """The series at ``positions``, in that order, as a SeriesSet of their own."""
+        positions = [int(i) for i in positions]
+        return SeriesSet(tuple(self.ids[i] for i in positions),
+                         tuple(self.index[i] for i in positions),
+                         tuple(self.values[i] for i in positions), self.targets,
+                         self.covariates, self.freq, self.time_name, self.id_name, self.source)
+
     def targets_of(self, i: int) -> np.ndarray:
         """Targets of the ``i``-th series, ``[T_i, n_targets]`` (a read-only view)."""
         return self.values[i][:, :self.n_targets]

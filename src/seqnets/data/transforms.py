@@ -347,6 +347,13 @@ class PerSeries:
         self._pair(hs, "histories")
         return [t.inverse(z, h) for t, z, h in zip(each, values, hs, strict=True)]
 
+    def take(self, positions: Sequence[int]) -> PerSeries:
+        """The fitted transforms of the series at ``positions``, in that order."""
+        each = self._each()
+        out = PerSeries(self.template)
+        out.fitted_ = [each[i] for i in positions]
+        return out
+
     def clone(self) -> PerSeries:
         return PerSeries(self.template.clone())
 

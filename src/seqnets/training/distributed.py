@@ -15,6 +15,7 @@ rank 0 prints progress and writes checkpoints.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -107,6 +108,14 @@ def _join(backend: str) -> None:
     dist.init_process_group(backend, store=dist.PrefixStore(f"seqnets/attempt-{attempt}",
                                                             store),
                             rank=rank, world_size=world)
+    # a group still up when the interpreter exits can abort it ("terminate called without
+    # an active exception", seen one exit in six): the group we made, we take down
+    atexit.register(_leave)
+
+
+def _leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def from_environment(device: torch.device) -> Group | None:

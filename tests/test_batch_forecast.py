@@ -1,0 +1,88 @@
+"""Batch forecasting split across ranks (issue 16, item 3): each rank forecasts its share
+of the series into one Parquet part; the parts together equal a one-process forecast."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqnets import Forecaster
+from seqnets.cli import main
+from seqnets.errors import DataError
+from seqnets.forecast.batch import for_series, forecast_part, part_name
+
+SERIES = 7
+
+
+def table() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    t = np.arange(60)
+    return pd.concat([pd.DataFrame({"ds": pd.date_range("2002-01-01", periods=len(t),
+                                                        freq="D"),
+                                    "y": (s + 1) * (5 + np.sin(t / (2 + s))) +
+                                    rng.normal(0, 0.1, len(t)), "store": f"s{s}"})
+                      for s in range(SERIES)], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def fitted():  # no dropout: the bands are not sampled, so each series' forecast is its own
+    return Forecaster("mlp", strategy="direct", window=8, horizon=3, epochs=2, dropout=0.0,
+                      uncertainty="conformal", seed=0, quiet=True).fit(
+        table(), time="ds", target="y", id="store")
+
+
+def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["id", "time"]).reset_index(drop=True)
+
+
+def test_a_forecaster_for_some_series_forecasts_them_as_the_whole_does(fitted):
+    whole = fitted.predict()
+    part = for_series(fitted, ["s4", "s1"]).predict()
+    expected = whole[whole["id"].isin(["s4", "s1"])]
+    pd.testing.assert_frame_equal(ordered(part), ordered(expected))
+    with pytest.raises(DataError, match=r"series \['nope'\] are not among the 7"):
+        for_series(fitted, ["s1", "nope"])
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 9])
+def test_the_parts_of_every_rank_together_equal_one_forecast(fitted, world, tmp_path):
+    paths = [forecast_part(fitted, tmp_path, rank, world) for rank in range(world)]
+    assert [p.name for p in paths if p] == [part_name(r, world)
+                                            for r in range(min(world, SERIES))]
+    parts = [pd.read_parquet(p) for p in paths if p]
+    assert sum(len(p) for p in parts) == SERIES * 3   # each series in one part only
+    pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path)),
+                                  ordered(fitted.predict()), check_dtype=False)
+
+
+def test_forecast_parts_on_the_command_line(fitted, tmp_path, capsys):
+    fitted.save(tmp_path / "m")
+    assert main(["forecast", str(tmp_path / "m"), "--out", str(tmp_path / "d"),
+                 "--parts"]) == 0
+    assert "Forecast of 7 series, 3 steps ahead" in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "d").iterdir()] == [part_name(0, 1)]
+    assert main(["forecast", str(tmp_path / "m"), "--out", str(tmp_path / "d"),
+                 "--parts"]) == 2
+    assert "d exists; pass --force" in capsys.readouterr().err
+    assert main(["forecast", str(tmp_path / "m"), "--out", str(tmp_path / "d"), "--parts",
+                 "--plot", str(tmp_path / "p.png")]) == 2
+    assert "with --parts each rank writes a part" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a torchrun launch: ten seconds or so
+def test_two_ranks_write_two_parts_equal_to_one_process(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc-per-node", "2", "-m", "seqnets.cli", "forecast",
+                           str(tmp_path / "m"), "--out", str(tmp_path / "d"), "--parts"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [part_name(0, 2),
+                                                                   part_name(1, 2)]
+    assert done.stdout.count("Forecast of 7 series") == 1
+    pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path / "d")),
+                                  ordered(fitted.predict()), check_dtype=False)
