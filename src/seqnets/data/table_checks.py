@@ -16,6 +16,9 @@ from .series import require_pandas
 FILLS = ("interpolate", "ffill")
 KEEP = "keep"  # read_series_with_gaps: missing values stay NaN
 _SHOW = 5  # rows or timestamps quoted in a message before "... (N in all)"
+# series are float32 (SeriesSet): a larger value would silently become inf
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT64_STEPS = 2.0**62  # float time steps beyond this do not convert to int64 exactly
 
 
 # ----------------------------------------------------------------------------- messages
@@ -56,7 +59,10 @@ def _listing(items, show: int = _SHOW) -> str:
 def _fmt_time(t) -> str:
     pd = require_pandas()
     if isinstance(t, pd.Timestamp):
-        return str(t.date()) if t == t.normalize() and t.tz is None else str(t)
+        try:
+            return str(t.date()) if t == t.normalize() and t.tz is None else str(t)
+        except (NotImplementedError, ValueError, OverflowError):  # past year 9999
+            return str(t)
     return str(t)
 
 
@@ -123,10 +129,11 @@ class Reader:
             return pd.Index(col.to_numpy(np.int64))
         if api.is_float_dtype(col) or kind in ("floating", "mixed-integer-float", "decimal"):
             v = col.to_numpy(np.float64)
-            bad = np.flatnonzero(v != np.round(v))
+            bad = np.flatnonzero((v != np.round(v)) | ~(np.abs(v) < _INT64_STEPS))
             if len(bad):
                 self.fail("non-integer time steps", f"{self.src.rows(bad, 'hold')} "
-                          f"{_listing(v[bad])}", "use timestamps or whole-number steps", label)
+                          f"{_listing(v[bad])}", "use timestamps or whole-number steps "
+                          "(of size below 2**62)", label)
             return pd.Index(v.astype(np.int64))
         try:
             with warnings.catch_warnings():
@@ -177,6 +184,11 @@ class Reader:
             self.fail("infinite values", f"{self.src.rows(inf, 'hold')} {_listing(arr[inf])}",
                       "replace them with finite numbers, or with NaN and pass "
                       "fill='interpolate' or fill='ffill'", name)
+        huge = np.flatnonzero(np.abs(arr) > FLOAT32_MAX)
+        if len(huge):
+            self.fail("values too large", f"{self.src.rows(huge, 'hold')} {_listing(arr[huge])}"
+                      f", beyond float32's range (±{FLOAT32_MAX:.4g}) that series are kept in",
+                      "rescale the column (e.g. divide it by a power of ten)", name)
         return arr
 
     # -- per-series checks ----------------------------------------------------------------
