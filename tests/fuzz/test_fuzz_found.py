@@ -28,6 +28,21 @@ def test_a_midi_file_of_zero_ticks_per_beat(tmp_path):
         read_midi(tmp_path / "c.mid")
 
 
+def test_a_midi_file_with_an_impossible_key_signature(tmp_path):
+    pytest.importorskip("mido")
+    blob = midi_bytes(np.full((4, 4), 60))
+    # a key signature meta event (FF 59 02 sf mi) of 9 sharps, mode 39: mido's
+    # KeySignatureError escaped (found by the slow run)
+    at = blob.index(b"\xff\x58")
+    blob = blob[:at] + b"\xff\x59\x02\x09\x27\x00" + blob[at:]
+    track = blob.index(b"MTrk")
+    (n,) = struct.unpack(">I", blob[track + 4:track + 8])
+    blob = blob[:track + 4] + struct.pack(">I", n + 6) + blob[track + 8:]
+    (tmp_path / "c.mid").write_bytes(blob)
+    with pytest.raises(DataError, match="not a readable MIDI file"):
+        read_midi(tmp_path / "c.mid")
+
+
 @pytest.mark.parametrize("line, match", [
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),           # was RecursionError
     ('{"word": "cat", "drawing": [[[' + "7" * 5000 + "], [1]]]}", "unreadable JSON"),
@@ -170,6 +185,8 @@ def _scaler(state):
     (lambda s: s["transforms"].update(fitted=[]), "one fitted transform per series"),
     (lambda s: s["series"].update(values=[[[1.0, 2.0]]]), r"'series.values\[0\]'"),
     (lambda s: s.update(cuts=[1, 2]), "'cuts' must be 1 non-negative"),
+    (lambda s: s.update(scores=[s["scores"]]), r"'scores' must be \[origins, 2\]"),
+    (lambda s: s.update(scores=3.0), r"'scores' must be"),                # was AxisError
 ])
 def test_a_damaged_forecaster_json_is_refused_before_a_forecast(forecaster_folder, tmp_path,
                                                                 change, match):

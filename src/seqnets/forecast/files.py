@@ -17,6 +17,7 @@ from ..io import load as load_model
 from ..io import save as save_model
 from ..models.baselines import LeastSquaresLinear
 from .backtesting import default_season
+from .quantiles import LEVELS
 from .validation import check_settings, output_layout
 
 FILE = "forecaster.json"
@@ -86,6 +87,7 @@ def load(cls, path, max_bytes: int = MAX_BYTES):
         fc = _rebuild(cls, state, model)
         check_settings(fc)
         _check_model(fc, model, where)
+        _check_scores(fc, where)
         t = fc.transforms_
         if t is not None and (not isinstance(t, PerSeries) or t.fitted_ is None
                               or len(t.fitted_) != len(fc.series_)):
@@ -235,6 +237,21 @@ def _check_model(fc, model, where: Path) -> None:
                              f"it: 'seq_out' and 'align' say {[fc.seq_out_, list(fc.align_)]}, "
                              f"the model gives {[layout[0], list(layout[1])]}. The file is "
                              "damaged; save the Forecaster again")
+
+
+def _check_scores(fc, where: Path) -> None:
+    """The calibration scores have the layout predict reads: ``[origins, horizon]``, or one
+    such table per quantile level for quantile heads."""
+    if fc.scores_ is None:
+        return
+    s, levels = fc.scores_, len(LEVELS)
+    want = (f"[{levels} levels, origins, {fc.horizon}]" if fc.quantile_paths
+            else f"[origins, {fc.horizon}]")
+    if s.ndim != (3 if fc.quantile_paths else 2) or s.shape[-1] != fc.horizon \
+            or s.shape[-2] < 1 or (fc.quantile_paths and s.shape[0] != levels):
+        raise ModelFileError(f"{where} does not describe a Forecaster: 'scores' must be "
+                             f"{want}, got shape {list(s.shape)}. The file is damaged; save "
+                             "the Forecaster again")
 
 
 def _get(state: dict, field: str):
