@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -75,6 +76,21 @@ def test_huge_float_time_steps_and_far_timestamps_are_named(tmp_path):
         read_series(tmp_path / "t.csv", target="y")
     far = pd.Timestamp(np.datetime64("12000-01-01", "s"))  # Python's date() fails past 9999
     assert sn.data.table_checks._fmt_time(far) == "12000-01-01 00:00:00"  # was an escape
+
+
+@pytest.mark.parametrize("options, steps", [({}, "7.38e\\+05"),
+                                             ({"resample": "min"}, "1.06e\\+09")])
+def test_one_far_off_timestamp_is_refused_without_building_its_grid(tmp_path, options,
+                                                                    steps):
+    # year -1 among 2020's days: the irregularity check built a grid of 738,000 days
+    # (10 s; a minute-step series would have asked for gigabytes)
+    days = pd.date_range("2020-01-01", periods=8).strftime("%Y-%m-%d").tolist()
+    (tmp_path / "t.csv").write_text("ds,y\n-1,0\n" + "".join(f"{d},{i}\n"
+                                                          for i, d in enumerate(days)))
+    start = time.perf_counter()
+    with pytest.raises(DataError, match=f"timestamps too far apart.*{steps} steps"):
+        read_series(tmp_path / "t.csv", target="y", **options)
+    assert time.perf_counter() - start < 2
 
 
 @pytest.mark.parametrize("series, args, error", [

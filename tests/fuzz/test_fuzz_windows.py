@@ -49,6 +49,7 @@ def _check_windows(s, length, step) -> None:
         return
     t = torch.as_tensor(np.asarray(s)) if not isinstance(s, torch.Tensor) else s
     t = t.unsqueeze(-1) if t.dim() == 1 else t
+    length, step = int(length), int(step)  # numpy ints would overflow with 2**63
     assert out.shape == ((t.shape[0] - length) // step + 1, length, t.shape[1])
 
 

@@ -19,6 +19,9 @@ _SHOW = 5  # rows or timestamps quoted in a message before "... (N in all)"
 # series are float32 (SeriesSet): a larger value would silently become inf
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT64_STEPS = 2.0**62  # float time steps beyond this do not convert to int64 exactly
+# steps a regular grid may hold: one far-off timestamp (year 1 among 2020's days) must not
+# make a grid of millions of steps, or billions, only to say that it is irregular
+_MAX_GRID = 10_000_000
 
 
 # ----------------------------------------------------------------------------- messages
@@ -266,7 +269,28 @@ class Reader:
             return pd.date_range(t[0], t[-1], freq=step)
         return pd.Index(np.arange(t[0], t[-1] + 1, step, dtype=np.int64))
 
+    def grid_size(self, t, step) -> float:
+        """How many steps the regular grid from ``t[0]`` to ``t[-1]`` holds, unbuilt."""
+        pd = self.pd
+        try:
+            if isinstance(t, pd.DatetimeIndex):
+                one = (t[0] + pd.tseries.frequencies.to_offset(step)) - t[0]
+                return (t[-1] - t[0]) / one + 1
+            return (int(t[-1]) - int(t[0])) / step + 1
+        except (ValueError, OverflowError, ZeroDivisionError):  # past the datetime range
+            return float("inf")
+
+    def check_span(self, t, step, sid, multi, limit: float) -> None:
+        n = self.grid_size(t, step)
+        if n > limit:
+            unit = f"'{step}'" if isinstance(step, str) else f"{step} steps"
+            self.fail("timestamps too far apart", f"from {_fmt_time(t[0])} to "
+                      f"{_fmt_time(t[-1])} a regular grid of {unit} holds {n:.3g} steps, for "
+                      f"{len(t)} rows", "check the first and last timestamps (one may be "
+                      "mistyped), or resample to a coarser step", self.time, sid, multi)
+
     def irregular(self, t, rows, step, sid, multi):
+        self.check_span(t, step, sid, multi, min(_MAX_GRID, max(100 * len(t), 100_000)))
         grid = self.grid(t, step)
         lost = grid.difference(t)
         off = np.flatnonzero(~np.asarray(t.isin(grid)))
@@ -291,6 +315,7 @@ class Reader:
     def regrid(self, t, vals):
         """Aggregate onto the ``resample`` grid; empty bins become NaN (never zero)."""
         pd = self.pd
+        self.check_span(t, self.resample, None, False, _MAX_GRID)
         frame = pd.DataFrame(vals)
         if isinstance(t, pd.DatetimeIndex):
             frame.index = t
