@@ -36,6 +36,10 @@ def _read(where: Path, max_bytes: int) -> dict:
     except FileNotFoundError:
         raise ModelFileError(f"{where} is missing: {where.parent} holds no saved "
                              "Classifier") from None
+    except NotADirectoryError:
+        raise ModelFileError(f"{where.parent} is a file: a saved Classifier is a folder "
+                             "(written by Classifier.save or seqnets classify train). Fix: "
+                             "give that folder") from None
     except ValueError as err:  # not UTF-8, not JSON, a number past int()'s digit limit
         raise ModelFileError(f"{where} is not valid JSON ({str(err)[:200]})") from None
     except RecursionError:
