@@ -139,7 +139,7 @@ def read_config(path: str | Path, max_bytes: int = MAX_CONFIG_BYTES) -> dict[str
                              "check the file; if it is yours, raise max_bytes")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except ValueError as err:  # not UTF-8, not JSON, or a number past int()'s digit limit
         raise ModelFileError(f"{config_path} is not valid JSON ({_short(err)}); the file is "
                              "truncated or corrupted") from None
     except RecursionError:
@@ -231,3 +231,8 @@ def _check_state(model: nn.Module, tensors: dict[str, torch.Tensor], where: Path
         if t.shape != own[name].shape:
             raise ModelFileError(f"{where}: tensor {name!r} has shape {tuple(t.shape)}, the "
                                  f"architecture needs {tuple(own[name].shape)}")
+        if t.dtype != own[name].dtype:  # load_state_dict would cast it: silently wrong
+            raise ModelFileError(f"{where}: tensor {name!r} holds "
+                                 f"{str(t.dtype).removeprefix('torch.')}, the architecture "
+                                 f"needs {str(own[name].dtype).removeprefix('torch.')}; the "
+                                 "file was modified or comes from another model")

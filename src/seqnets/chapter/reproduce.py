@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from ..io import atomic_write_text
 from ..layers.ops.dispatch import cap_process_threads
 from . import experiments
+from .runs import FinishedRuns, Stopped, _Signal, signals_raise, stop_workers, worker_init
 from .verdicts import (
     CHAPTER_EPOCHS,
     QUICK_BAR_RULE,
@@ -75,28 +76,68 @@ def _cost(names: list[str]) -> float:
 
 
 def run_all(names: Sequence[str], seeds: Sequence[int], epochs: int, workers: int,
-            log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Every (experiment, seed), ``workers`` processes side by side; records in order."""
+            log: Callable[[str], None] = print,
+            saved: FinishedRuns | None = None) -> list[dict[str, Any]]:
+    """Every (experiment, seed), ``workers`` processes side by side; records in order.
+
+    With ``saved``, runs already finished there are skipped and each new one is saved as
+    it completes. SIGINT or SIGTERM stops the workers (none is left running) and raises
+    :class:`~seqnets.chapter.runs.Stopped`.
+    """
     jobs = [(g, s) for s in seeds for g in _groups(names)]
     jobs.sort(key=lambda job: -_cost(job[0]))
     records: list[dict[str, Any]] = []
     total = sum(len(g) for g, _ in jobs)
-    if workers <= 1:
+    if saved is not None:
+        todo = []
         for group, seed in jobs:
-            for rec in _run_group(group, seed, epochs):
-                records.append(rec)
-                log(_progress_line(rec, len(records), total))
-        return _ordered(records, names, seeds)
+            found = [saved.get(n, seed) for n in group]
+            if all(found):  # a group runs whole: iterative_10 needs deep_rnn_dense's model
+                records += found
+            else:
+                todo.append((group, seed))
+        if records:
+            log(f"{len(records)} of {total} runs already finished in {saved.folder}/: "
+                "skipped")
+        jobs = todo
+
+    def finished(recs: list[dict[str, Any]]) -> None:
+        for rec in recs:
+            if saved is not None:
+                saved.put(rec)
+            records.append(rec)
+            log(_progress_line(rec, len(records), total))
+
+    try:
+        with signals_raise():
+            if workers <= 1:
+                for group, seed in jobs:
+                    finished(_run_group(group, seed, epochs))
+            else:
+                _run_pool(jobs, epochs, workers, finished)
+    except _Signal as sig:
+        raise Stopped(sig.signum, len(records), total,
+                      saved.folder if saved is not None else None) from None
+    return _ordered(records, names, seeds)
+
+
+def _run_pool(jobs: list, epochs: int, workers: int,
+              finished: Callable[[list[dict[str, Any]]], None]) -> None:
+    """The jobs on ``workers`` spawned processes; on any exception (a signal's included) the
+    workers are terminated and waited for before it propagates."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=worker_init)
+    try:
         pending = {pool.submit(_run_group, g, s, epochs) for g, s in jobs}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                for rec in future.result():
-                    records.append(rec)
-                    log(_progress_line(rec, len(records), total))
-    return _ordered(records, names, seeds)
+                finished(future.result())
+    except BaseException:
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _ordered(records: list[dict[str, Any]], names: Sequence[str],
@@ -283,9 +324,14 @@ def machine() -> str:
 def reproduce(names: Sequence[str] | None = None, seeds: Sequence[int] = (42, 7, 1),
               epochs: int = 20, out: str | Path = "reproduce-results", workers: int | None = None,
               plots: bool = True, command: str | None = None,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+              log: Callable[[str], None] = print, fresh: bool = False) -> dict[str, Any]:
     """Run the chapter's experiments; write ``results.json``, ``report.md`` and figures to
-    ``out``; return the results. ``names``: default every experiment of spec §2."""
+    ``out``; return the results. ``names``: default every experiment of spec §2.
+
+    Each finished run is kept in ``out/runs/`` as it completes: a rerun with the same
+    epochs into the same folder skips those (``fresh=True`` discards them first); SIGINT or
+    SIGTERM stops the workers and raises :class:`~seqnets.chapter.runs.Stopped`.
+    """
     names = list(names) if names else experiments.CORE + experiments.IMPROVED_ROWS
     for n in names:
         experiments.get(n)
@@ -298,8 +344,9 @@ def reproduce(names: Sequence[str] | None = None, seeds: Sequence[int] = (42, 7,
     workers = workers or min(os.cpu_count() or 1, 2 * len(seeds), len(_groups(names)))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    saved = FinishedRuns(out, epochs, fresh=fresh)
     start = time.perf_counter()
-    records = run_all(names, list(seeds), epochs, workers, log)
+    records = run_all(names, list(seeds), epochs, workers, log, saved)
     wall = time.perf_counter() - start
     rows = summarize(records, names, epochs)
     checks, left_out = story(rows, epochs), story(rows, epochs, left_out=True)

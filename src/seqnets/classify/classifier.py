@@ -28,17 +28,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checks import positive_int
-from ..errors import ConfigError, DataError, ModelFileError, NotFittedError
-from ..io import load as load_model
+from ..errors import ConfigError, DataError, NotFittedError
 from ..io import save as save_model
 from ..training import EarlyStopping
 from ..training import fit as train
 from ..training import predict as run
-from . import inputs, metrics
+from . import inputs, metrics, saved
 from .models import build, info, shortest_input
 
-FILE = "classifier.json"
-FORMAT = "seqnets-classifier"
+FILE, FORMAT = saved.FILE, saved.FORMAT
 # Batch normalisation's moving averages, weight of the old value: Keras's 0.99 needs hundreds
 # of steps to forget the initial statistics, more than small datasets give (JapaneseVowels:
 # 14 batches an epoch), and validation then sees wrong statistics; 0.9 (PyTorch's default).
@@ -285,34 +283,11 @@ class Classifier:
                                extra_files={FILE: text.encode("utf-8")}, overwrite=overwrite))
 
     @classmethod
-    def load(cls, path: str | Path) -> Classifier:
-        """A Classifier saved by :meth:`save`, ready to predict (nothing is unpickled)."""
-        folder = Path(path)
-        try:
-            state = json.loads((folder / FILE).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFileError(f"{folder / FILE} is missing: {folder} holds no saved "
-                                 "Classifier") from None
-        except NotADirectoryError:
-            raise ModelFileError(f"{folder} is a file: a saved Classifier is a folder "
-                                 "(written by Classifier.save or seqnets classify train). Fix: "
-                                 "give that folder") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ModelFileError(f"{folder / FILE} is not valid JSON ({err})") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise ModelFileError(f"{folder / FILE} is not a saved Classifier")
-        model = load_model(folder)
-        params = dict(state["params"])
-        if isinstance(params.get("class_weight"), list):
-            params["class_weight"] = {k: v for k, v in params["class_weight"]}
-        params["model"] = params["model"] or model
-        clf = cls(**params)
-        clf.model_, clf.classes_ = model, np.asarray(state["classes"])
-        clf.input_shape_, clf.min_length_ = tuple(state["input_shape"]), state["min_length"]
-        clf.mean_ = None if state["mean"] is None else np.asarray(state["mean"], np.float32)
-        clf.std_ = None if state["std"] is None else np.asarray(state["std"], np.float32)
-        clf.best_epoch_, clf.history_ = state["best_epoch"], state["history"]
-        return clf
+    def load(cls, path: str | Path, max_bytes: int = saved.MAX_BYTES) -> Classifier:
+        """A Classifier saved by :meth:`save`, ready to predict (nothing is unpickled); a
+        damaged or inconsistent ``classifier.json`` (or one over ``max_bytes``) is refused
+        with a :class:`~seqnets.errors.ModelFileError` naming the field."""
+        return saved.load(cls, path, max_bytes)
 
 
 def _plain(value: Any) -> Any:

@@ -28,6 +28,7 @@ def _fill(text: str, indent: str = "") -> str:
 def reproduce(args: argparse.Namespace) -> int:
     from ..chapter import experiments, verdicts
     from ..chapter import reproduce as chapter
+    from ..chapter.runs import Stopped
 
     quick = args.quick
     only = names(args.only) or (verdicts.QUICK if quick else None)
@@ -37,9 +38,13 @@ def reproduce(args: argparse.Namespace) -> int:
     command = "seqnets " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"Training {len(only) if only else 'all'} experiments, seeds {run_seeds}, "
           f"{epochs} epochs -> {args.out}/", flush=True)
-    results = chapter.reproduce(only, run_seeds, epochs, args.out, args.workers,
-                                plots=not args.no_plots, command=command,
-                                log=lambda line: print(line, flush=True))
+    try:
+        results = chapter.reproduce(only, run_seeds, epochs, args.out, args.workers,
+                                    plots=not args.no_plots, command=command,
+                                    log=lambda line: print(line, flush=True), fresh=args.fresh)
+    except Stopped as stop:  # the workers are stopped and waited for; say how to continue
+        print(f"seqnets {args.command_name}: {stop}", file=sys.stderr, flush=True)
+        return stop.exit_code
     print()
     print(chapter.table(results["summary"]))
     for note in chapter.bar_notes(results["summary"]):
@@ -136,7 +141,10 @@ def add_commands(sub) -> None:
         p.add_argument("--workers", type=int, default=None,
                        help="parallel processes (default: one per core)")
         p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
-        p.set_defaults(func=reproduce)
+        p.add_argument("--fresh", action="store_true",
+                       help="discard the finished runs kept in --out (runs/) and start over; "
+                            "by default a rerun skips them")
+        p.set_defaults(func=reproduce, command_name=name)
     b = sub.add_parser("bench", help="speed and memory of the zoo's models (optionally vs Keras)")
     b.add_argument("--only", default=None, help="comma-separated model names")
     b.add_argument("--epochs", type=int, default=3, help="epochs per model (first excluded)")

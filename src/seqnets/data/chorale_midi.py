@@ -102,10 +102,16 @@ def read_midi(path: str | os.PathLike, voices: int = 4) -> np.ndarray:
         song = mido.MidiFile(path)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as err:
-        raise DataError(f"{path}: not a readable MIDI file ({err})") from None
+    except Exception as err:  # noqa: BLE001 - mido's parser raises many kinds (KeySignatureError)
+        raise DataError(f"{path}: not a readable MIDI file ({type(err).__name__}: "
+                        f"{str(err)[:200]}). Fix: check that it is a complete .mid file, or "
+                        "export it again") from None
     if song.type == 2:
         raise DataError(f"{path}: MIDI type 2 (independent songs) is not supported")
+    if not isinstance(song.ticks_per_beat, int) or song.ticks_per_beat <= 0:
+        raise DataError(f"{path}: the header's division is {song.ticks_per_beat} ticks per "
+                        "beat; seqnets reads files timed in ticks per quarter note (a "
+                        "positive count). Fix: re-export the file with a metrical time base")
     per_tick = STEPS_PER_BEAT / song.ticks_per_beat
     parts: list[list[tuple[int, int, int]]] = []  # per voice: (start tick, end tick, note)
     end_tick = 0

@@ -84,7 +84,12 @@ def _files(path: str | os.PathLike) -> list[Path]:
 
 
 def _number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float (10**400)
+        return False
 
 
 def _stroke(stroke, where: str) -> np.ndarray:
@@ -113,6 +118,12 @@ def _record(line: str, where: str) -> tuple:
     except json.JSONDecodeError as exc:
         raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}). Fix: "
                         "each line must be one complete JSON object") from None
+    except ValueError as exc:  # e.g. a number past int()'s digit limit
+        raise DataError(f"{where}: unreadable JSON ({str(exc)[:120]}). Fix: each line must be "
+                        "one QuickDraw drawing of plain numbers") from None
+    except RecursionError:
+        raise DataError(f"{where}: JSON nested too deeply to be a drawing. Fix: each line "
+                        "must be one object with 'word' and 'drawing'") from None
     if not isinstance(obj, dict):
         raise DataError(f"{where}: a {type(obj).__name__}, not a JSON object. Fix: each line "
                         "must be one object with 'word' and 'drawing'")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
 __all__ = ["SeriesSet", "require_pandas"]
 
@@ -65,7 +65,12 @@ class SeriesSet:
         width = len(self.targets) + len(self.covariates)
         arrays = []
         for sid, idx, v in zip(self.ids, self.index, self.values, strict=True):
-            a = np.array(v, dtype=np.float32)  # a private copy: the caller's array stays theirs
+            with np.errstate(over="ignore"):  # overflow is refused just below, by name
+                a = np.array(v, dtype=np.float32)  # a private copy: the caller's stays theirs
+            if np.isinf(a).any() and not np.isinf(np.asarray(v, dtype=np.float64)).any():
+                raise DataError(f"series {sid!r}: values beyond float32's range (±3.4e38), "
+                                "which series are kept in. Fix: rescale the values (e.g. "
+                                "divide by a power of ten)")
             if a.ndim != 2 or a.shape != (len(idx), width):
                 raise ConfigError(f"series {sid!r}: values must be [T, {width}] with T = "
                                   f"{len(idx)} timestamps, got {a.shape}")

@@ -16,6 +16,12 @@ from .series import require_pandas
 FILLS = ("interpolate", "ffill")
 KEEP = "keep"  # read_series_with_gaps: missing values stay NaN
 _SHOW = 5  # rows or timestamps quoted in a message before "... (N in all)"
+# series are float32 (SeriesSet): a larger value would silently become inf
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT64_STEPS = 2.0**62  # float time steps beyond this do not convert to int64 exactly
+# steps a regular grid may hold: one far-off timestamp (year 1 among 2020's days) must not
+# make a grid of millions of steps, or billions, only to say that it is irregular
+_MAX_GRID = 10_000_000
 
 
 # ----------------------------------------------------------------------------- messages
@@ -56,7 +62,10 @@ def _listing(items, show: int = _SHOW) -> str:
 def _fmt_time(t) -> str:
     pd = require_pandas()
     if isinstance(t, pd.Timestamp):
-        return str(t.date()) if t == t.normalize() and t.tz is None else str(t)
+        try:
+            return str(t.date()) if t == t.normalize() and t.tz is None else str(t)
+        except (NotImplementedError, ValueError, OverflowError):  # past year 9999
+            return str(t)
     return str(t)
 
 
@@ -123,10 +132,11 @@ class Reader:
             return pd.Index(col.to_numpy(np.int64))
         if api.is_float_dtype(col) or kind in ("floating", "mixed-integer-float", "decimal"):
             v = col.to_numpy(np.float64)
-            bad = np.flatnonzero(v != np.round(v))
+            bad = np.flatnonzero((v != np.round(v)) | ~(np.abs(v) < _INT64_STEPS))
             if len(bad):
                 self.fail("non-integer time steps", f"{self.src.rows(bad, 'hold')} "
-                          f"{_listing(v[bad])}", "use timestamps or whole-number steps", label)
+                          f"{_listing(v[bad])}", "use timestamps or whole-number steps "
+                          "(of size below 2**62)", label)
             return pd.Index(v.astype(np.int64))
         try:
             with warnings.catch_warnings():
@@ -177,6 +187,11 @@ class Reader:
             self.fail("infinite values", f"{self.src.rows(inf, 'hold')} {_listing(arr[inf])}",
                       "replace them with finite numbers, or with NaN and pass "
                       "fill='interpolate' or fill='ffill'", name)
+        huge = np.flatnonzero(np.abs(arr) > FLOAT32_MAX)
+        if len(huge):
+            self.fail("values too large", f"{self.src.rows(huge, 'hold')} {_listing(arr[huge])}"
+                      f", beyond float32's range (±{FLOAT32_MAX:.4g}) that series are kept in",
+                      "rescale the column (e.g. divide it by a power of ten)", name)
         return arr
 
     # -- per-series checks ----------------------------------------------------------------
@@ -254,7 +269,28 @@ class Reader:
             return pd.date_range(t[0], t[-1], freq=step)
         return pd.Index(np.arange(t[0], t[-1] + 1, step, dtype=np.int64))
 
+    def grid_size(self, t, step) -> float:
+        """How many steps the regular grid from ``t[0]`` to ``t[-1]`` holds, unbuilt."""
+        pd = self.pd
+        try:
+            if isinstance(t, pd.DatetimeIndex):
+                one = (t[0] + pd.tseries.frequencies.to_offset(step)) - t[0]
+                return (t[-1] - t[0]) / one + 1
+            return (int(t[-1]) - int(t[0])) / step + 1
+        except (ValueError, OverflowError, ZeroDivisionError):  # past the datetime range
+            return float("inf")
+
+    def check_span(self, t, step, sid, multi, limit: float) -> None:
+        n = self.grid_size(t, step)
+        if n > limit:
+            unit = f"'{step}'" if isinstance(step, str) else f"{step} steps"
+            self.fail("timestamps too far apart", f"from {_fmt_time(t[0])} to "
+                      f"{_fmt_time(t[-1])} a regular grid of {unit} holds {n:.3g} steps, for "
+                      f"{len(t)} rows", "check the first and last timestamps (one may be "
+                      "mistyped), or resample to a coarser step", self.time, sid, multi)
+
     def irregular(self, t, rows, step, sid, multi):
+        self.check_span(t, step, sid, multi, min(_MAX_GRID, max(100 * len(t), 100_000)))
         grid = self.grid(t, step)
         lost = grid.difference(t)
         off = np.flatnonzero(~np.asarray(t.isin(grid)))
@@ -279,6 +315,7 @@ class Reader:
     def regrid(self, t, vals):
         """Aggregate onto the ``resample`` grid; empty bins become NaN (never zero)."""
         pd = self.pd
+        self.check_span(t, self.resample, None, False, _MAX_GRID)
         frame = pd.DataFrame(vals)
         if isinstance(t, pd.DatetimeIndex):
             frame.index = t

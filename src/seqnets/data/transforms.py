@@ -129,7 +129,15 @@ class Transform:
         return {}
 
     def _load(self, d: dict) -> None:
-        self.ndim_, self.n_features_ = d["ndim"], d["n_features"]
+        ndim, n = d["ndim"], d["n_features"]
+        if ndim is None and n is None:  # unfitted
+            self.ndim_ = self.n_features_ = None
+            return
+        if ndim not in (1, 2) or isinstance(ndim, bool) or isinstance(n, bool) \
+                or not isinstance(n, int) or not 0 < n < 2**31 or (ndim == 1 and n != 1):
+            raise ConfigError(f"{type(self).__name__}: ndim {ndim!r} and n_features {n!r} do "
+                              "not describe a fitted transform (ndim 1 or 2, n_features > 0)")
+        self.ndim_, self.n_features_ = ndim, n
 
     def _fit(self, a: np.ndarray) -> None:
         pass
@@ -189,9 +197,20 @@ class Scaler(Transform):
 
     def _load(self, d):
         super()._load(d)
-        if d["center"] is not None:
-            self.center_ = np.asarray(d["center"], dtype=np.float64)
-            self.scale_ = np.asarray(d["scale"], dtype=np.float64)
+        if d["center"] is None and d["scale"] is None:
+            return
+        try:
+            center = np.asarray(d["center"], dtype=np.float64)
+            scale = np.asarray(d["scale"], dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            center = scale = np.zeros(0)
+        n = self.n_features_
+        if n is None or center.shape != (n,) or scale.shape != (n,) \
+                or not (np.isfinite(center).all() and np.isfinite(scale).all()) \
+                or (scale <= 0).any():
+            raise ConfigError(f"Scaler: center and scale must be {n} finite numbers each "
+                              "(scale > 0), one per feature")
+        self.center_, self.scale_ = center, scale
 
     def _fit(self, a):
         if self.method == "standard":
@@ -266,7 +285,12 @@ class Pipeline(Transform):
 
     def _load(self, d):
         super()._load(d)
-        self.steps = [transform_from_dict(s) for s in d["steps"]]
+        steps = d["steps"]
+        if not isinstance(steps, list) or not steps:
+            raise ConfigError(f"Pipeline: steps must be a non-empty list, got {steps!r:.60}")
+        self.steps = [transform_from_dict(s) for s in steps]
+        if not all(isinstance(s, Transform) for s in self.steps):
+            raise ConfigError("Pipeline: a step is a PerSeries; steps are single transforms")
 
     def __repr__(self) -> str:
         return f"Pipeline({self.steps!r})"
@@ -371,12 +395,20 @@ _TYPES = {c.__name__: c for c in (Scaler, Difference, Pipeline)}
 
 def transform_from_dict(d: dict) -> Transform | PerSeries:
     """Rebuild a transform (fitted or not) from ``to_dict()`` output."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"a transform is described by an object, got {d!r:.60}")
     d = copy.deepcopy(d)
     kind = d.get("type")
     if kind == "PerSeries":
         ps = PerSeries(transform_from_dict(d["template"]))
-        if d["fitted"] is not None:
-            ps.fitted_ = [transform_from_dict(t) for t in d["fitted"]]
+        fitted = d["fitted"]
+        if fitted is not None:
+            if not isinstance(fitted, list):
+                raise ConfigError(f"PerSeries: fitted must be a list, got {fitted!r:.60}")
+            ps.fitted_ = [transform_from_dict(t) for t in fitted]
+            if not all(isinstance(t, Transform) and t.ndim_ is not None for t in ps.fitted_):
+                raise ConfigError("PerSeries: every fitted transform must be fitted, and none "
+                                  "a PerSeries")
         return ps
     if kind not in _TYPES:
         raise ConfigError(f"unknown transform type {kind!r}; known: {sorted(_TYPES)}")

@@ -84,7 +84,8 @@ def _count(tags: dict, name: str, where: str) -> int | None:
     if name not in tags:
         return None
     text, n = tags[name]
-    if not text.isdigit() or int(text) < 1:
+    # isascii: str.isdigit() also holds for '²' and other digits int() does not read
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise DataError(f"{where}:{n}: @{name} is {text!r}, not a positive integer")
     return int(text)
 

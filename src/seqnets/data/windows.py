@@ -9,11 +9,27 @@ import numpy as np
 import torch
 
 from ..checks import positive_int
-from ..errors import ShapeError
+from ..errors import DataError, ShapeError
 
 
 def _series(series: Any) -> torch.Tensor:
-    t = series if isinstance(series, torch.Tensor) else torch.from_numpy(np.asarray(series))
+    if isinstance(series, torch.Tensor):
+        t = series
+    else:
+        try:
+            a = np.asarray(series)
+        except (ValueError, TypeError) as err:  # ragged lists
+            raise ShapeError(f"a series must be a rectangular array [time] or [time, "
+                             f"features], got a {type(series).__name__} that is not one "
+                             f"({str(err)[:120]})") from None
+        if a.dtype.kind not in "biufc":
+            raise DataError(f"a series must hold numbers, got dtype {a.dtype}. Fix: convert "
+                            "it to numbers (np.asarray(series, dtype=np.float32))")
+        try:
+            t = torch.from_numpy(a)
+        except TypeError:  # a numeric dtype torch has not (e.g. float128)
+            raise DataError(f"a series of dtype {a.dtype} has no torch equivalent. Fix: "
+                            "convert it to float32") from None
     if t.dim() == 1:
         t = t.unsqueeze(-1)
     if t.dim() != 2:
@@ -28,6 +44,7 @@ def windows(series: Any, length: int, step: int = 1) -> torch.Tensor:
     length, step = positive_int(length, "length"), positive_int(step, "step")
     if t.shape[0] < length:
         raise ShapeError(f"a series of {t.shape[0]} steps has no window of {length} steps")
+    step = min(step, t.shape[0])  # the same windows; a huge step would overflow unfold
     return t.unfold(0, length, step).transpose(1, 2)  # (n, length, F), a view
 
 
@@ -36,7 +53,8 @@ def window_pairs(series: Any, window: int, horizon: int,
     """Inputs ``[n, window, F]`` and the next ``horizon`` values of the first feature
     ``[n, horizon]``, for every origin ``step`` apart; both are views of the series."""
     t = _series(series)
-    horizon = positive_int(horizon, "horizon")
+    window, horizon = positive_int(window, "window"), positive_int(horizon, "horizon")
+    step = min(positive_int(step, "step"), max(t.shape[0], 1))  # as windows() does
     if t.shape[0] < window + horizon:
         raise ShapeError(f"a series of {t.shape[0]} steps is shorter than window + horizon "
                          f"({window} + {horizon})")
