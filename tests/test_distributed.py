@@ -200,3 +200,44 @@ def test_seqnets_train_under_torchrun_saves_once_and_reports_once(tmp_path):
     assert not (tmp_path / "m.checkpoint").exists()
     forecast = sn.Forecaster.load(tmp_path / "m").predict()
     assert len(forecast) == 3 and np.isfinite(forecast["mean"]).all()
+
+
+STOPPED = '''
+import sys
+import numpy as np
+import torch.distributed as dist
+import seqnets as sn
+from seqnets.layers import GRU, Dense
+from seqnets.training import Callback
+
+class Ready(Callback):
+    def on_batch_end(self, trainer, loss):
+        if trainer.step == 3 and dist.get_rank() == 0:
+            print("training", flush=True)
+
+g = np.random.default_rng(0)
+x = g.normal(size=(4096, 32, 2)).astype(np.float32)
+model = sn.Sequential([GRU(16), Dense(2)], input_size=2, seed=0)
+sn.fit(model, (x, x[:, -2:, 0].copy()), epochs=3, batch_size=16, seed=1, quiet=True,
+       callbacks=[Ready()], checkpoint=sys.argv[1])
+'''
+
+
+@pytest.mark.slow  # a torchrun launch stopped by SIGTERM
+def test_sigterm_to_torchrun_stops_every_rank_at_the_same_step(tmp_path):
+    import signal
+
+    script = tmp_path / "train.py"
+    script.write_text(STOPPED)
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                             "--nproc-per-node", "2", str(script), str(tmp_path / "ck")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "training\n"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    stops = [line.split("TrainingInterrupted: ")[1] for line in err.splitlines()
+             if "TrainingInterrupted: " in line]
+    assert len(stops) == 2 and stops[0] == stops[1], err[-3000:]  # the same step on both
+    state = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())["state"]
+    assert f"after step {state['position']['batch']} of 256" in stops[0]

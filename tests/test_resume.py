@@ -83,7 +83,7 @@ def test_sigterm_mid_epoch_then_resume_gives_the_uninterrupted_weights(kind, tmp
         sn.fit(stopped, train, valid, callbacks=[*callbacks(), SignalAt(8)],
                checkpoint=folder, **settings())
     assert info.value.checkpoint == str(folder) and info.value.signal == signal.SIGTERM
-    assert "SIGTERM in epoch 2, after step 2 of 6" in str(info.value)
+    assert "SIGTERM after step 2 of 6 in epoch 2 of 3;" in str(info.value)
     assert "resume=" in str(info.value)
     assert {p.name for p in folder.iterdir()} == {STATE_FILE, TENSORS_FILE}
 
@@ -102,7 +102,7 @@ def test_an_interruption_at_an_epoch_end_and_a_second_one_both_resume():
     with pytest.raises(TrainingInterrupted, match="at the end of epoch 1 of 4") as info:
         sn.fit(first, train, callbacks=[SignalAt(6, signal.SIGINT)], **settings(epochs=4))
     again = MODELS["recurrent"]()
-    with pytest.raises(TrainingInterrupted, match="in epoch 3, after step 3") as second:
+    with pytest.raises(TrainingInterrupted, match="after step 3 of 6 in epoch 3 of 4") as second:
         sn.fit(again, train, callbacks=[SignalAt(15)], resume=info.value.checkpoint,
                **settings(epochs=4))
     last = MODELS["recurrent"]()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import signal
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -150,9 +151,9 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                 batches = batch_triples(x, y, lengths, config.batch_size, order)
                 done = steps.epoch(position, itertools.islice(batches, position.batch, None),
                                    callbacks, stop)
-                if not done:
+                if not done:  # under torchrun perhaps another rank's signal
                     position.seconds = time.perf_counter() - start
-                    run.interrupted(position, stop.signum)
+                    run.interrupted(position, stop.signum or signal.SIGTERM)
                 logs, norms = steps.logs(position)
                 if val is not None:
                     scores = _evaluate(model, val, config.loss, config.metrics,
@@ -164,13 +165,15 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                 steps.progress.end_epoch(epoch, logs)
                 for cb in callbacks:
                     cb.on_epoch_end(trainer, epoch, logs)
-                if group is not None:  # one decision for all ranks
-                    trainer.stop_training = group.any(trainer.stop_training)[0]
+                signalled = stop.signum is not None
+                if group is not None:  # one decision for all ranks, even if one got a signal
+                    trainer.stop_training, signalled = group.any(trainer.stop_training,
+                                                                 signalled)
                 position = Position(epoch=epoch + 1, order_rng=order_rng.get_state())
                 if every_epoch:
                     run.write(run.folder(), position)
-                if stop.signum is not None:
-                    run.interrupted(position, stop.signum)
+                if signalled:
+                    run.interrupted(position, stop.signum or signal.SIGTERM)
                 if trainer.stop_training:
                     break
             if checkpoint is not None and not every_epoch:  # a finished call of a run

@@ -134,13 +134,14 @@ class Run:
     def interrupted(self, position: Position, signum: int) -> None:
         """Write the checkpoint and raise :class:`TrainingInterrupted` saying how to go on."""
         folder = self.write(self.folder(), position)
-        where = (f"at the end of epoch {position.epoch}" if position.batch == 0 else
-                 f"in epoch {position.epoch + 1}, after step {position.batch} of "
-                 f"{self.batches}")
+        epochs = self.config.epochs
+        where = (f"at the end of epoch {position.epoch} of {epochs}" if position.batch == 0
+                 else f"after step {position.batch} of {self.batches} in epoch "
+                 f"{position.epoch + 1} of {epochs}")
         raise TrainingInterrupted(
-            f"training stopped by {signal.Signals(signum).name} {where} of "
-            f"{self.config.epochs}; checkpoint written to {folder}: continue with "
-            f"fit(..., resume={str(folder)!r}) and the same model, data and settings",
+            f"training stopped by {signal.Signals(signum).name} {where}; checkpoint "
+            f"written to {folder}: continue with fit(..., resume={str(folder)!r}) and the "
+            "same model, data and settings",
             checkpoint=str(folder), signal=signum)
 
     def restore(self, saved: dict[str, Any]) -> Position:
