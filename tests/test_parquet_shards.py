@@ -11,6 +11,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import seqnets as sn
 from seqnets.data.parquet_shards import read_parquet_shard
@@ -146,9 +147,18 @@ def test_fit_sharded_alone_trains_on_a_window_set(tmp_path):
         sn.evaluate(model, (x.numpy(), y.numpy()))["loss"], rel=1e-5)
 
 
+UNEQUAL = '''
+def unequal(rank):
+    g = np.random.default_rng(rank)
+    x = g.normal(size=(37 if rank == 0 else 2, 5, 1)).astype(np.float32)
+    return x, x[:, -1] * 2 - x[:, 0]
+'''
+
 SCRIPT = '''
 import json, sys
 import numpy as np
+import torch
+''' + UNEQUAL + '''
 import torch.distributed as dist
 import seqnets as sn
 from seqnets.training import Callback
@@ -188,6 +198,12 @@ history = fit_sharded(model, train, shard.window_set(5), epochs=2, batch_size=25
                       quiet=True, metrics=["mae"], callbacks=[epochs])
 rank = dist.get_rank()
 ends = [0] + epochs.ends
+x, y = unequal(rank)  # rank 1 has no row at the first step: weight 0 there
+plain = sn.Sequential([Flatten(), Dense(1)], input_shape=(5, 1), seed=1)
+fit_sharded(plain, (x, y), epochs=1, batch_size=16, optimizer="sgd", lr=0.1,
+            shuffle=False, quiet=True)
+if rank == 0:
+    torch.save(plain.state_dict(), f"{sys.argv[2]}/unequal.pt")
 with open(f"{sys.argv[2]}/rank-{rank}.json", "w") as f:
     json.dump({"epochs": [train.used[a:b] for a, b in zip(ends, ends[1:])],
                "history": {k: v for k, v in history.history.items() if k != "seconds"}}, f)
@@ -215,3 +231,22 @@ def test_two_ranks_over_2000_series_in_8_files_use_each_window_once_per_epoch(tm
     assert ranks[0]["epochs"][0] != ranks[0]["epochs"][1]  # reshuffled each epoch
     assert ranks[0]["history"] == ranks[1]["history"]
     assert len(ranks[0]["history"]["loss"]) == 2
+    # the weighted steps are those of one process on each step's rows of both ranks
+    space: dict = {"np": np}
+    exec(UNEQUAL, space)
+    (x0, y0), (x1, y1) = space["unequal"](0), space["unequal"](1)
+    plan = shard_plan([37, 2], 16)
+    assert plan.tolist() == [[13, 12, 12], [0, 1, 1]]
+    model = sn.Sequential([Flatten(), Dense(1)], input_shape=(5, 1), seed=1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    a = b = 0
+    for n0, n1 in plan.T:
+        xb = torch.from_numpy(np.concatenate([x0[a:a + n0], x1[b:b + n1]]))
+        yb = torch.from_numpy(np.concatenate([y0[a:a + n0], y1[b:b + n1]]))
+        a, b = a + n0, b + n1
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(xb), yb).backward()
+        opt.step()
+    ranks_weights = torch.load(tmp_path / "unequal.pt")
+    for key, value in model.state_dict().items():
+        assert torch.allclose(ranks_weights[key], value, rtol=0, atol=1e-6), key
