@@ -116,6 +116,17 @@ def test_sort_true_sorts_what_would_be_refused(tmp_path):
     assert np.array_equal(shard.series(1), np.arange(6, 12, dtype=np.float32))
 
 
+def test_categorical_ids_and_timestamps_are_read(tmp_path):
+    df = pd.DataFrame({"id": pd.Categorical(["b"] * 4 + ["a"] * 4),
+                       "ds": list(pd.date_range("2024-01-01", periods=4, freq="h")) * 2,
+                       "y": np.arange(8.0)})
+    df.to_parquet(tmp_path / "one.parquet", index=False)
+    shard = read_parquet_shard(tmp_path / "one.parquet")
+    assert shard.ids == ("a", "b")
+    assert np.array_equal(shard.series(0), np.arange(4, 8, dtype=np.float32))
+    assert shard.step.tolist() == [3_600 * 10**9] * 2  # nanoseconds
+
+
 def test_missing_columns_are_named(tmp_path):
     folder = bad_file(tmp_path, lambda df: df)
     with pytest.raises(DataError, match=r"missing column\(s\) \['when'\]"):

@@ -149,6 +149,11 @@ class WindowSet:
         return x.unsqueeze(-1), y
 
 
+def _plain(pa, col):
+    """A dictionary-encoded column (pandas' categoricals) as its values."""
+    return col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
+
+
 def _numeric_target(pa, col, files: _Files, f: int, target: str) -> None:
     t = col.type
     if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
@@ -209,7 +214,7 @@ def read_parquet_shard(path: str | os.PathLike, time: str = "ds", target: str = 
     for f, fr in enumerate(fragments):
         rows = 0
         for batch in fr.to_batches(columns=[id], batch_size=batch_rows):
-            col = batch.column(0)
+            col = _plain(pa, batch.column(0))
             if col.null_count:
                 bad = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
                 raise DataError(f"missing id in '{paths[f]}', row {rows + bad}, column "
@@ -232,13 +237,16 @@ def read_parquet_shard(path: str | os.PathLike, time: str = "ds", target: str = 
     where = np.empty(n, np.int64)  # each value's global row, to name it in an error
     fill = np.zeros(k, np.int64)
     id_type = dataset.schema.field(id).type
+    if pa.types.is_dictionary(id_type):  # a pandas categorical: its values' type
+        id_type = id_type.value_type
     value_set = pa.array(list(ids), type=id_type)
 
     # pass 2: this rank's rows, batch by batch, into the compact arrays
     for f, fr in enumerate(fragments):
         row0 = int(files.bases[f])
         for batch in fr.to_batches(columns=[time, target, id], batch_size=batch_rows):
-            g = pc.fill_null(pc.index_in(batch.column(2), value_set=value_set), -1)
+            g = pc.fill_null(pc.index_in(_plain(pa, batch.column(2)), value_set=value_set),
+                             -1)
             g = g.to_numpy(zero_copy_only=False)
             sel = np.flatnonzero(g >= 0)
             if len(sel):
