@@ -166,8 +166,8 @@ def _numeric_target(pa, col, files: _Files, f: int, target: str) -> None:
 def _time_ints(pa, pc, col, files: _Files, row0: int, time: str) -> np.ndarray:
     t = col.type
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        col = pc.cast(col, pa.timestamp("ns")) if pa.types.is_date(t) else col
-        col = col.cast(pa.int64())
+        ns = pa.timestamp("ns", tz=getattr(t, "tz", None))  # whatever unit: nanoseconds
+        col = pc.cast(col, ns).cast(pa.int64())
     elif not pa.types.is_integer(t):
         raise DataError(f"time column '{time}' in {files.where(row0)} holds {t}. Fix: store "
                         "timestamps or integer steps")
