@@ -8,8 +8,9 @@ from .callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Tensor
 from .config import FitConfig
 from .loop import evaluate, fit, fit_config, predict
 from .optim import LeanAdam, Nadam, make_optimizer
+from .sharded import fit_sharded
 from .state import Callback, History, Trainer
 
 __all__ = ["Callback", "EarlyStopping", "FitConfig", "History", "LeanAdam", "ModelCheckpoint",
            "Nadam", "ReduceLROnPlateau", "TensorBoard", "Trainer", "callbacks", "evaluate", "fit",
-           "fit_config", "make_optimizer", "pad_sequences", "predict"]
+           "fit_config", "fit_sharded", "make_optimizer", "pad_sequences", "predict"]

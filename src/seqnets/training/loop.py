@@ -208,10 +208,12 @@ class _Steps:
         self.warned = False
 
     def epoch(self, position: Position,
-              batches: Iterator[tuple[torch.Tensor, torch.Tensor, Any]],
+              batches: Iterator[tuple],
               callbacks: Sequence[Callback], stop: StopRequests) -> bool:
-        """Train on the epoch's batches from ``position.batch`` on, keeping the running sums
-        in ``position``; False when a stop request ended the epoch early."""
+        """Train on the epoch's batches ``(x, y, lengths)`` from ``position.batch`` on,
+        keeping the running sums in ``position``; False when a stop request ended the epoch
+        early. A batch ``(x, y, lengths, weight)`` is this rank's own rows with their loss
+        weight (:func:`~seqnets.training.sharded.fit_sharded`), used as it is."""
         net, trainer, opt, cfg = self.net, self.trainer, self.trainer.optimizer, self.config
         group = self.group
         net.train()
@@ -219,11 +221,14 @@ class _Steps:
         sums = position.sums
         for name in ("loss", *(name for name, _ in self.metric_fns)):
             sums.setdefault(name, 0.0)
-        for xb, yb, lb in batches:
+        for item in batches:
+            xb, yb, lb = item[:3]
             if group is None and stop.signum is not None:
                 return False
             share = 1.0
-            if group is not None:
+            if len(item) > 3:  # fit_sharded: this rank's own rows and their weight
+                share = item[3]
+            elif group is not None:
                 xb, yb, lb, share = _rank_part(group, xb, yb, lb)
             xb = xb.to(self.device, non_blocking=True)
             yb = yb.to(self.device, non_blocking=True)
