@@ -78,7 +78,8 @@ def resumable(args: argparse.Namespace, out: str) -> Iterator[Path]:
             raise ConfigError(f"{folder} holds the checkpoints of an interrupted run: "
                               f"continue it with --resume {folder}, or pass --force to "
                               "start over")
-        shutil.rmtree(folder)
+        if is_main_process():  # under torchrun, one rank clears it
+            shutil.rmtree(folder, ignore_errors=True)
     try:
         with checkpointed(folder, resume=resume):
             yield folder

@@ -149,6 +149,11 @@ def output_layout(fc, model: nn.Module, n_features: int,
     if shape[-1] != fc.model_outputs:
         raise ConfigError(f"the model outputs {shape[-1]} values per step, the strategy "
                           f"needs {fc.model_outputs}")
+    if seq_out and fc.base:
+        raise ConfigError(f"base='linear' corrects one forecast per window, so it needs a "
+                          f"model with a vector output [batch, k] such as 'mlp'; "
+                          f"{fc.model!r} outputs a sequence [batch, time, k]: drop base= or "
+                          "use such a model")
     if seq_out:
         steps = len(range(first, window, stride))
         if shape[0] != steps or (window - 1 - first) % stride:
