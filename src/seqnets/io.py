@@ -120,6 +120,34 @@ def _finite_json(value: Any) -> Any:
     return value
 
 
+def read_saved_state(where: Path, max_bytes: int, kind: str, fmt: str,
+                     written_by: str) -> dict[str, Any]:
+    """The JSON state file ``where`` beside a saved model (``forecaster.json``,
+    ``classifier.json``): bounded in size, strict JSON, a dict whose ``format`` is ``fmt``;
+    else a :class:`ModelFileError` naming what is wrong. ``kind`` names the estimator,
+    ``written_by`` what writes such folders (for the fix)."""
+    try:
+        size = where.stat().st_size
+        if size > max_bytes:
+            raise ModelFileError(f"{where} holds {size} bytes, more than max_bytes "
+                                 f"({max_bytes}). Fix: check the file; if it is yours, raise "
+                                 "max_bytes")
+        state = json.loads(where.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{where} is missing: {where.parent} holds no saved "
+                             f"{kind}") from None
+    except NotADirectoryError:
+        raise ModelFileError(f"{where.parent} is a file: a saved {kind} is a folder "
+                             f"(written by {written_by}). Fix: give that folder") from None
+    except ValueError as err:  # not UTF-8, not JSON, a number past int()'s digit limit
+        raise ModelFileError(f"{where} is not valid JSON ({str(err)[:200]})") from None
+    except RecursionError:
+        raise ModelFileError(f"{where} is nested too deeply to be a saved {kind}") from None
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        raise ModelFileError(f"{where} is not a saved {kind}")
+    return state
+
+
 def read_config(path: str | Path, max_bytes: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
     """The validated ``config.json`` of a saved model (architecture, metadata, versions);
     one larger than ``max_bytes`` is refused unread."""

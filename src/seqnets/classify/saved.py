@@ -4,7 +4,6 @@ with a :class:`~seqnets.errors.ModelFileError` naming the field, never a raw ``K
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 
 from ..errors import ModelFileError, SeqnetsError
 from ..io import load as load_model
-from ..io import read_config
+from ..io import read_config, read_saved_state
 
 FILE = "classifier.json"
 FORMAT = "seqnets-classifier"
@@ -26,27 +25,8 @@ def _damaged(where: Path, what: str) -> ModelFileError:
 
 
 def _read(where: Path, max_bytes: int) -> dict:
-    try:
-        size = where.stat().st_size
-        if size > max_bytes:
-            raise ModelFileError(f"{where} holds {size} bytes, more than max_bytes "
-                                 f"({max_bytes}). Fix: check the file; if it is yours, raise "
-                                 "max_bytes")
-        state = json.loads(where.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFileError(f"{where} is missing: {where.parent} holds no saved "
-                             "Classifier") from None
-    except NotADirectoryError:
-        raise ModelFileError(f"{where.parent} is a file: a saved Classifier is a folder "
-                             "(written by Classifier.save or seqnets classify train). Fix: "
-                             "give that folder") from None
-    except ValueError as err:  # not UTF-8, not JSON, a number past int()'s digit limit
-        raise ModelFileError(f"{where} is not valid JSON ({str(err)[:200]})") from None
-    except RecursionError:
-        raise ModelFileError(f"{where} is nested too deeply to be a saved Classifier"
-                             ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ModelFileError(f"{where} is not a saved Classifier")
+    state = read_saved_state(where, max_bytes, "Classifier", FORMAT,
+                             "Classifier.save or seqnets classify train")
     missing = [k for k in ("params", "classes", "input_shape", "min_length", "mean", "std")
                if k not in state]
     if missing:

@@ -14,6 +14,7 @@ from ..data.series import SeriesSet, require_pandas
 from ..data.transforms import PerSeries, transform_from_dict
 from ..errors import ModelFileError, SeqnetsError
 from ..io import load as load_model
+from ..io import read_saved_state
 from ..io import save as save_model
 from ..models.baselines import LeastSquaresLinear
 from .backtesting import default_season
@@ -65,23 +66,8 @@ def load(cls, path, max_bytes: int = MAX_BYTES):
     refused with a :class:`~seqnets.errors.ModelFileError` naming what is wrong."""
     folder = Path(path)
     where = folder / FILE
-    try:
-        size = where.stat().st_size
-        if size > max_bytes:
-            raise ModelFileError(f"{where} holds {size} bytes, more than max_bytes "
-                                 f"({max_bytes}). Fix: check the file; if it is yours, "
-                                 "raise max_bytes")
-        state = json.loads(where.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFileError(f"{where} is missing: {folder} holds no saved "
-                             "Forecaster") from None
-    except ValueError as err:  # not UTF-8, not JSON, a number past int()'s digit limit
-        raise ModelFileError(f"{where} is not valid JSON ({str(err)[:200]})") from None
-    except RecursionError:
-        raise ModelFileError(f"{where} is nested too deeply to be a saved Forecaster"
-                             ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ModelFileError(f"{where} is not a saved Forecaster")
+    state = read_saved_state(where, max_bytes, "Forecaster", FORMAT,
+                             "Forecaster.save or seqnets train")
     model = load_model(folder)
     try:
         _check_state(state, where)

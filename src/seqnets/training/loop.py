@@ -18,7 +18,7 @@ import os
 import signal
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -154,17 +154,9 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
                 if not done:  # under torchrun perhaps another rank's signal
                     position.seconds = time.perf_counter() - start
                     run.interrupted(position, stop.signum or signal.SIGTERM)
-                logs, norms = steps.logs(position)
-                if val is not None:
-                    scores = _evaluate(model, val, config.loss, config.metrics,
-                                       max(config.batch_size, 256), group)
-                    logs.update({f"val_{k}": v for k, v in scores.items()})
-                logs.update(norms)
-                logs["seconds"] = time.perf_counter() - start
-                trainer.history.append(epoch, logs)
-                steps.progress.end_epoch(epoch, logs)
-                for cb in callbacks:
-                    cb.on_epoch_end(trainer, epoch, logs)
+                steps.end_epoch(position, start, callbacks, None if val is None else
+                                lambda: _evaluate(model, val, config.loss, config.metrics,
+                                                  max(config.batch_size, 256), group))
                 signalled = stop.signum is not None
                 if group is not None:  # one decision for all ranks, even if one got a signal
                     trainer.stop_training, signalled = group.any(trainer.stop_training,
@@ -284,6 +276,21 @@ class _Steps:
                           f"{position.epoch + 1}, batch {position.batch + 1}: training is "
                           "diverging; lower the learning rate or clip gradients "
                           "(clipnorm=1.0)", RuntimeWarning, stacklevel=5)
+
+    def end_epoch(self, position: Position, start: float, callbacks: Sequence[Callback],
+                  validate: Callable[[], dict[str, float]] | None) -> None:
+        """A finished epoch's logs (with ``validate()``'s scores as ``val_*``) into the
+        history, the progress line and the callbacks."""
+        epoch = position.epoch
+        logs, norms = self.logs(position)
+        if validate is not None:
+            logs.update({f"val_{k}": v for k, v in validate().items()})
+        logs.update(norms)
+        logs["seconds"] = time.perf_counter() - start
+        self.trainer.history.append(epoch, logs)
+        self.progress.end_epoch(epoch, logs)
+        for cb in callbacks:
+            cb.on_epoch_end(self.trainer, epoch, logs)
 
     def logs(self, position: Position) -> tuple[dict[str, float], dict[str, float]]:
         """A finished epoch's mean loss and metrics, and its gradient norms (mean and

@@ -155,17 +155,9 @@ def fit_sharded(model: nn.Module, train: Any, valid: Any = None, *, epochs: int 
                         f"training stopped by signal {stop.signum} in epoch {epoch + 1}; "
                         "fit_sharded writes no checkpoint: start it again",
                         checkpoint="", signal=stop.signum)
-                logs, norms = steps.logs(position)
-                if val is not None:
-                    scores = _evaluate(model, val, config.loss, config.metrics,
-                                       max(config.batch_size, 256), group)
-                    logs.update({f"val_{k}": v for k, v in scores.items()})
-                logs.update(norms)
-                logs["seconds"] = time.perf_counter() - begin
-                trainer.history.append(epoch, logs)
-                steps.progress.end_epoch(epoch, logs)
-                for cb in callbacks:
-                    cb.on_epoch_end(trainer, epoch, logs)
+                steps.end_epoch(position, begin, callbacks, None if val is None else
+                                lambda: _evaluate(model, val, config.loss, config.metrics,
+                                                  max(config.batch_size, 256), group))
                 if group is not None:
                     trainer.stop_training = group.any(trainer.stop_training)[0]
                 if trainer.stop_training:
