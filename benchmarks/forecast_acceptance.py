@@ -14,14 +14,20 @@ the data before the first fold's cut and scored by MAE on the held-out tail of t
   - co2_weekly (trend + 52-week season): window 104 (two years), horizon 13 (a quarter),
     52 origins per fold; GRU with difference=1 (removes the trend; the model learns the
     season from two years of context) or difference=52 (removes trend and season), a
-    causal-convolution WaveNet with difference=1, and the mlp direct head with difference=1.
+    causal-convolution WaveNet with difference=1, the mlp direct head with difference=1, and
+    the mlp on a linear base (``base="linear"``: it learns the least-squares forecast's
+    errors) over windows 52, 104 and 156 with the MAE loss and conformal intervals.
   - elnino_monthly (no trend, a 12-month cycle, irregular El Nino swings): window 36,
     horizon 12, 12 origins per fold; GRU on levels or with difference=12, WaveNet on
-    levels, and the mlp direct head on levels.
+    levels, the mlp direct head on levels, and the mlp on a linear base over windows 24 and
+    36 with the MAE loss.
   Every candidate uses the Forecaster's defaults otherwise (per-series scaling, MSE, MC
-  dropout, refit on the whole series after calibrating).
+  dropout, refit on the whole series after calibrating). The backtest also scores
+  statsforecast's AutoETS and AutoTheta (``--stats``; the stats extra), each refitted on
+  every origin's history: MASE, and WQL, coverage and width from their own intervals.
 (b) Intervals. Share of the backtest's actual values inside the model's 80% and 95%
-intervals, raw MC dropout and calibrated (split conformal on each fold's held-out tail).
+intervals, raw MC dropout and calibrated (split conformal on each fold's held-out tail;
+conformal intervals have no raw form), and the WQL of the model and of statsforecast's.
 (c) Speed. 1,000 forecast origins of one series (co2_weekly) through the Forecaster's
 batched path (``holdout_forecasts``: windows, transforms, the model on all origins at once,
 inversion, the table), with one MC pass, against ONE batched ``seqnets.predict`` over the
@@ -61,14 +67,19 @@ SETUPS = {
     "co2_weekly": {"window": 104, "horizon": 13, "step": 52, "candidates": [
         {"model": "gru", "difference": 1}, {"model": "gru", "difference": 52},
         {"model": "wavenet", "difference": 1},
-        {"model": "mlp", "strategy": "direct", "difference": 1}]},
+        {"model": "mlp", "strategy": "direct", "difference": 1},
+        {"model": "mlp", "strategy": "direct", "difference": 1, "base": "linear", "loss": "mae",
+         "window": (52, 104, 156), "uncertainty": "conformal"}]},
     "elnino_monthly": {"window": 36, "horizon": 12, "step": 12, "candidates": [
         {"model": "gru", "difference": None}, {"model": "gru", "difference": 12},
         {"model": "wavenet", "difference": None},
-        {"model": "mlp", "strategy": "direct", "difference": None}]},
+        {"model": "mlp", "strategy": "direct", "difference": None},
+        {"model": "mlp", "strategy": "direct", "difference": None, "base": "linear",
+         "loss": "mae", "window": (24, 36)}]},
 }
 IMPUTER = {"window": 96, "units": 32, "layers": 2, "epochs": 30, "lr": 3e-3}
 SPEED_DATASET, SPEED_ORIGINS = "co2_weekly", 1000
+STATS = ("AutoETS", "AutoTheta")   # statsforecast's, fitted per origin (the stats extra)
 
 
 def log(text: str) -> None:
@@ -90,8 +101,8 @@ def choose(name: str, setup: dict, folds: int, opts: dict) -> tuple[dict, list[d
     scores = []
     for cand in setup["candidates"]:
         start = time.perf_counter()
-        fc = sn.Forecaster(window=setup["window"], horizon=setup["horizon"],
-                           **{**opts, **cand}).fit(df.iloc[:cut], fill=fill)
+        fc = sn.Forecaster(**{"window": setup["window"], "horizon": setup["horizon"],
+                              **opts, **cand}).fit(df.iloc[:cut], fill=fill)
         scores.append({**cand, "valid_mae": fc.validation_["mae"],
                        "seconds": time.perf_counter() - start})
         log(f"  candidate {cand}: held-out MAE {fc.validation_['mae']:.4g} "
@@ -100,14 +111,15 @@ def choose(name: str, setup: dict, folds: int, opts: dict) -> tuple[dict, list[d
     return {k: v for k, v in best.items() if k not in ("valid_mae", "seconds")}, scores
 
 
-def backtest(name: str, setup: dict, choice: dict, folds: int, opts: dict) -> pd.DataFrame:
+def backtest(name: str, setup: dict, choice: dict, folds: int, opts: dict,
+             stats: tuple = ()) -> pd.DataFrame:
     df, fill = read(name)
-    params = dict(window=setup["window"], horizon=setup["horizon"], **{**opts, **choice})
+    params = {"window": setup["window"], "horizon": setup["horizon"], **opts, **choice}
     # backtest() refits per fold from get_params(); the full-data fit only hands it the
     # series, so it trains for 0 epochs and gets its epochs back before the folds run
     fc = sn.Forecaster(**{**params, "epochs": 0}).fit(df, fill=fill)
     fc.epochs = params["epochs"]
-    return fc.backtest(folds=folds, step=setup["step"], per_step=True)
+    return fc.backtest(folds=folds, step=setup["step"], per_step=True, stats=stats)
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
@@ -126,11 +138,18 @@ def by_step(steps: pd.DataFrame) -> dict:
 
 
 def summarise(frame: pd.DataFrame) -> dict:
-    mean = frame.groupby("method")[["mase", "mae", "smape"]].mean()
+    """Means over the folds: MASE and MAE of every method; coverage of the model; WQL,
+    coverage and width of the model and of each statsforecast model (``probabilistic``)."""
+    mean = frame.groupby("method", sort=False).mean(numeric_only=True)
+    methods = list(mean.index)
     model = frame[frame["method"] == "model"]
     cover = {c: float(model[c].mean()) for c in frame.columns if "coverage_" in c}
-    return {"mase": {m: float(mean.loc[m, "mase"]) for m in METHODS},
-            "mae": {m: float(mean.loc[m, "mae"]) for m in METHODS}, "coverage": cover}
+    prob = {m: {c: float(mean.loc[m, c]) for c in mean.columns
+                if c == "wql" or c.startswith(("coverage_", "width_"))}
+            for m in methods if m == "model" or m not in METHODS}
+    return {"mase": {m: float(mean.loc[m, "mase"]) for m in methods},
+            "mae": {m: float(mean.loc[m, "mae"]) for m in methods}, "coverage": cover,
+            "probabilistic": prob}
 
 
 # ----------------------------------------------------------------------------- (c)
@@ -145,8 +164,8 @@ def speed(choice: dict, opts: dict) -> dict:
     """Seconds for 1,000 origins through the Forecaster vs one batched predict call."""
     setup = SETUPS[SPEED_DATASET]
     df, fill = read(SPEED_DATASET)
-    fc = sn.Forecaster(window=setup["window"], horizon=setup["horizon"],
-                       **{**opts, "epochs": 1, "mc_samples": 1, **choice,
+    fc = sn.Forecaster(**{"window": setup["window"], "horizon": setup["horizon"], **opts,
+                          "epochs": 1, "mc_samples": 1, **choice,
                           "holdout": SPEED_ORIGINS}).fit(df, fill=fill)
     ss = fc.series_
     origins = [np.arange(fc.cuts_[0], ss.lengths[0] - fc.horizon + 1)]
@@ -163,7 +182,7 @@ def speed(choice: dict, opts: dict) -> dict:
     fc.mc_samples = opts["mc_samples"]
     mc = best_of(lambda: fc.holdout_forecasts(intervals=(0.8, 0.95)), repeats=1)
     return {"dataset": SPEED_DATASET, "origins": SPEED_ORIGINS, "model": choice["model"],
-            "window": setup["window"], "threads": threads, "forecaster_s": path,
+            "window": fc.window, "threads": threads, "forecaster_s": path,
             "one_predict_s": one, "ratio": path / one, "accepted": path / one <= 3,
             "mc_samples": fc.mc_samples, "forecaster_mc_s": mc,
             "mc_ratio_per_pass": mc / fc.mc_samples / one}
@@ -224,20 +243,32 @@ def markdown(results: dict) -> str:
              f"{s['torch']}, {s['machine']}; wall time {s['wall_seconds']:.0f} s.", "",
              "## (a) MASE, mean over the backtest folds (lower is better)", "",
              "| dataset | model (chosen before the test folds) | model | naive | "
-             "seasonal naive | linear |", "|---|---|---|---|---|---|"]
+             "seasonal naive | linear | " + " | ".join(s["stats"]) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(s["stats"])]
     for name, r in results["datasets"].items():
         m = r["mase"]
         lines.append(f"| {name} | {r['choice']} | " + " | ".join(
             f"**{m[k]:.3f}**" if m[k] == min(m.values()) else f"{m[k]:.3f}"
-            for k in METHODS) + " |")
+            for k in (*METHODS, *s["stats"])) + " |")
     lines += ["", "## (b) Interval coverage over the backtest (model)", "",
               "| dataset | 80% raw | 80% calibrated | 95% raw | 95% calibrated |",
               "|---|---|---|---|---|"]
     for name, r in results["datasets"].items():
-        c = r["coverage"]
+        c = r["coverage"]   # no raw coverage for conformal intervals: they have no raw form
         lines.append(f"| {name} | " + " | ".join(
-            f"{c.get(k, float('nan')):.3f}" for k in
+            "— (conformal)" if c.get(k) is None or c[k] != c[k] else f"{c[k]:.3f}" for k in
             ("raw_coverage_80", "coverage_80", "raw_coverage_95", "coverage_95")) + " |")
+    lines += ["", "WQL (quantiles 0.025, 0.1, 0.5, 0.9, 0.975 from the intervals and the "
+              "forecast; lower is better), coverage and mean width over the mean |actual| "
+              "(calibrated for the model; statsforecast's own intervals):", "",
+              "| dataset | method | WQL | 80% covered | 95% covered | width 80% | width 95% |",
+              "|---|---|---|---|---|---|---|"]
+    for name, r in results["datasets"].items():
+        for method, p in r["probabilistic"].items():
+            lines.append(f"| {name} | {method} | " + " | ".join(
+                f"{p.get(k, float('nan')):.4f}" if k == "wql" else
+                f"{p.get(k, float('nan')):.3f}" for k in
+                ("wql", "coverage_80", "coverage_95", "width_80", "width_95")) + " |")
     lines += ["", "Per horizon step (1 = one step ahead), mean over folds:", ""]
     for name, r in results["datasets"].items():
         steps = r["by_step"]
@@ -276,7 +307,11 @@ def main() -> None:
                         help="a smoke run: 2 epochs, 2 folds, one candidate, small models")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "forecasting"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stats", default=",".join(STATS),
+                        help="statsforecast models scored beside the model in the backtest "
+                        f"(default {','.join(STATS)}; '' for none; needs seqnets[stats])")
     args = parser.parse_args()
+    stats = tuple(n.strip() for n in args.stats.split(",") if n.strip())
     epochs = args.epochs or (2 if args.quick else 20)
     folds = args.folds or (2 if args.quick else 5)
     opts = {"epochs": epochs, "seed": args.seed, "mc_samples": 20 if args.quick else 100}
@@ -295,7 +330,7 @@ def main() -> None:
         log(f"{name}: choosing among {len(setup['candidates'])} candidate(s)")
         choice, scores = choose(name, setup, folds, opts)
         log(f"{name}: backtest of {choice}, {folds} folds")
-        steps = backtest(name, setup, choice, folds, opts)
+        steps = backtest(name, setup, choice, folds, opts, stats)
         frame = per_fold(steps)
         log(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         backtest_errors(steps, out / f"forecast_acceptance_{name}.png", title=name)
@@ -315,7 +350,7 @@ def main() -> None:
         log(json.dumps(results["imputation"][-1], indent=1))
     results["settings"] = {
         "command": "python benchmarks/forecast_acceptance.py " + " ".join(sys.argv[1:]),
-        "epochs": epochs, "folds": folds, "imputer": imputer, "seed": args.seed,
+        "epochs": epochs, "folds": folds, "imputer": imputer, "seed": args.seed, "stats": stats,
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
         "wall_seconds": time.perf_counter() - wall}

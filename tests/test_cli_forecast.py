@@ -124,6 +124,17 @@ def test_backtest_prints_folds_and_means_and_writes_csv_and_plot(tmp_path, capsy
     assert png.read_bytes()[:8] == PNG
 
 
+def test_backtest_scores_statsforecast_models_beside_the_model(tmp_path, capsys):
+    pytest.importorskip("statsforecast", reason="the stats extra (./dev installs it)")
+    data, out = write(tmp_path, frame()), tmp_path / "bt.csv"
+    assert main(["backtest", "--data", data, *TINY, "--folds", "2", "--stats",
+                 "SeasonalNaive", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table["method"][:5]) == ["model", "naive", "seasonal_naive", "linear",
+                                         "SeasonalNaive"]
+    assert table.loc[table["method"] == "SeasonalNaive", "coverage_80"].between(0, 1).all()
+
+
 def test_impute_fills_the_gaps_and_keeps_the_rest(tmp_path, capsys):
     df = frame(80)
     df.loc[[10, 11, 12, 40], "y"] = np.nan

@@ -188,6 +188,13 @@ def _forecast_parts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_stats(parser: argparse.ArgumentParser) -> None:
+    from ..forecast.statistical import MODELS
+    parser.add_argument("--stats", nargs="+", default=(), choices=MODELS, metavar="MODEL",
+                        help="statsforecast models to backtest beside the model, each fitted "
+                        f"per origin (needs seqnets[stats]): {', '.join(MODELS)}")
+
+
 def backtest(args: argparse.Namespace) -> int:
     from ..forecast.backtesting import per_fold, summary
     from ..io import atomic_write_text
@@ -198,7 +205,7 @@ def backtest(args: argparse.Namespace) -> int:
     data, options = _source(args)
     fc = _forecaster(args).fit(data, **options)
     steps = fc.backtest(folds=args.folds, step=args.step, season=args.season, per_step=True,
-                        adapt=not args.no_adapt)
+                        adapt=not args.no_adapt, stats=args.stats)
     frame = per_fold(steps)
     fmt = {"float_format": lambda v: f"{v:.4g}", "na_rep": "-"}
     print(frame.to_string(index=False, **fmt))
@@ -253,7 +260,7 @@ def benchmark_forecast(args: argparse.Namespace) -> int:
             raise ConfigError(f"--tools-python and --tools-json go with the competitions "
                               f"{benchmark.COMPETITIONS}; {args.dataset!r} is backtested "
                               "beside the baselines")
-        result = benchmark.shipped(fc, args.dataset, folds=args.folds)
+        result = benchmark.shipped(fc, args.dataset, folds=args.folds, stats=args.stats)
     result["settings"] = fc.get_params()
     if result["auto"]:
         print("model='auto' chose:\n" + "\n".join(
@@ -390,6 +397,7 @@ def add_commands(sub) -> None:
                    help="season of the seasonal naive baseline (default: by frequency)")
     b.add_argument("--no-adapt", action="store_true", help="calibrate each fold on its own "
                    "held-out part only (default: also on the errors of earlier folds)")
+    _add_stats(b)
     b.add_argument("--out", metavar="FILE", help="the table as CSV")
     b.add_argument("--plot", metavar="FILE", help="a PNG of the errors per fold and per "
                    "horizon step, and of the intervals' coverage per step")
@@ -409,6 +417,7 @@ def add_commands(sub) -> None:
     bf.add_argument("--tools-json", metavar="FILE", help="reuse the JSON of an earlier "
                     "tools-side run instead")
     bf.add_argument("--folds", type=int, default=5, help="backtest folds (shipped datasets)")
+    _add_stats(bf)
     bf.add_argument("--season", type=int, default=None,
                     help="the Forecaster's season (default: 12 for M1 and Tourism, else by "
                     "frequency)")

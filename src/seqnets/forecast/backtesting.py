@@ -7,7 +7,9 @@ fold then forecasts from each of the ``step`` origins after the cut (inputs may 
 to the origin, as a deployed model would), all origins of all series in ONE batch per MC pass.
 Baselines, scored on the same origins: ``naive`` (last value), ``seasonal_naive`` (the value a
 season earlier) and ``linear`` (least squares from the model's transformed windows to the next
-``horizon`` values, inverted like the model's forecasts).
+``horizon`` values, inverted like the model's forecasts). ``stats=`` adds statsforecast's
+models (:mod:`~seqnets.forecast.statistical`, the ``stats`` extra), each fitted anew on every
+origin's history, with their own intervals scored like the model's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..data.windows import windows
 from ..errors import ConfigError, DataError, NotFittedError
 from ..models.baselines import naive, seasonal_naive
 from . import intervals as iv
-from . import metrics
+from . import metrics, statistical
 
 __all__ = ["backtest", "default_season", "per_fold", "step_seconds", "summary"]
 
@@ -56,7 +58,8 @@ def step_seconds(freq) -> float | None:
 
 
 def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | None = None,
-             intervals=(0.8, 0.95), per_step: bool = False, adapt: bool = True):
+             intervals=(0.8, 0.95), per_step: bool = False, adapt: bool = True,
+             stats=()):
     """One row per fold and method: ``fold``, ``method``, ``origins`` (forecasts scored),
     ``mae``, ``rmse``, ``smape``, ``mase`` (scaled by the seasonal naive error on each series'
     training part), ``wql`` (the weighted quantile loss over the forecast as the median and
@@ -65,6 +68,8 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
     seasonal naive error as in MASE; a point forecast's is its MASE), and for the model
     ``coverage_<level>`` (calibrated), ``raw_coverage_<level>`` (raw) and ``width_<level>``
     (the calibrated interval's mean width over the mean |actual|); NaN for the baselines.
+    ``stats``: names of :data:`~seqnets.forecast.statistical.MODELS` (``"AutoETS"``, ...)
+    scored as more methods, their coverage, width, WQL and CRPS from their own intervals.
     Per fold, each is the mean over the horizon steps. ``per_step=True``: one row per fold,
     method and horizon step (column ``step``, 1 = one step ahead) instead; :func:`per_fold`
     turns that frame into the default one. ``adapt`` (default): the intervals of each fold
@@ -82,13 +87,14 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
     levels = iv.check_levels(intervals)
     flag(per_step, "per_step")
     flag(adapt, "adapt")
+    stats = statistical.check_models(stats)
     ss, rows, past = fc.series_, [], []
     for k in range(folds):
         cuts = [n - fc.horizon - (folds - k) * step + 1 for n in ss.lengths]
         # earlier folds whose last target lies before this cut: (k - j) * step >= step + H - 1
         known = [scores for j, scores in enumerate(past)
                  if adapt and (k - j) * step >= step + fc.horizon - 1]
-        rows += _fold(fc, ss, k, cuts, step, season, levels, known, past)
+        rows += _fold(fc, ss, k, cuts, step, season, levels, known, past, stats)
     frame = require_pandas().DataFrame(rows)
     return frame if per_step else per_fold(frame)
 
@@ -108,18 +114,21 @@ def per_fold(steps):
 
 def summary(frame):
     """A backtest frame (per fold, or ``per_step=True``) as one row per method: the mean of
-    every metric and coverage over the folds, methods in :data:`METHODS` order."""
+    every metric and coverage over the folds, methods in :data:`METHODS` order, then any
+    statsforecast models in the frame's order."""
     folds = per_fold(frame) if "step" in frame.columns else frame
     mean = folds.drop(columns=["fold", "origins"]).groupby("method").mean()
-    return mean.reindex([m for m in METHODS if m in mean.index])
+    order = [m for m in METHODS if m in mean.index]
+    return mean.reindex(order + [m for m in frame["method"].unique() if m not in order])
 
 
 def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: int,
-          levels: tuple, known: list, past: list) -> list[dict]:
+          levels: tuple, known: list, past: list, stats: tuple = ()) -> list[dict]:
     """Refit a copy of ``fc`` on every series before its cut, forecast the ``step`` origins
     after it (through the public :meth:`~seqnets.Forecaster.forecast_origins`), and score the
     model and the baselines per horizon step. ``known``: conformity scores of earlier folds
-    to calibrate on too; this fold's own are appended to ``past``."""
+    to calibrate on too; this fold's own are appended to ``past``; ``stats``: statsforecast
+    models fitted on every origin's history."""
     lookback = max(fc.input_window, season)
     need = max(fc.min_length(), lookback + 1)
     if min(cuts) < need:
@@ -143,10 +152,16 @@ def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: in
     forecasts = {"model": result.mean, "naive": naive(back, fc.horizon),
                  "seasonal_naive": seasonal_naive(back, season, fc.horizon),
                  "linear": result.linear}
+    bands_of = {"model": result.bands}
+    histories = [v[:o, 0] for v, os in zip(ss.values, origins, strict=True) for o in os]
+    for name in stats:
+        out = statistical.forecasts(name, histories, fc.horizon, season, levels)
+        forecasts[name] = out.pop("mean")
+        bands_of[name] = {(p, True): out for p in levels}   # their own, calibrated or not
     rows = []
-    for method in METHODS:
+    for method in (*METHODS, *stats):
         pred = forecasts[method]
-        bands = result.bands if method == "model" else {}
+        bands = bands_of.get(method, {})
         for h in range(fc.horizon):
             at = slice(h, h + 1)
             row = {"fold": k, "method": method, "step": h + 1, "origins": len(actual),

@@ -131,21 +131,23 @@ def competition(fc, dataset: str, tools_python: str | None = None,
             "auto": auto}
 
 
-def shipped(fc, dataset: str, folds: int = 5, step: int | None = None) -> dict:
-    """``fc`` on a shipped dataset (gaps interpolated): its backtest beside the baselines,
-    as :func:`competition`'s result (``rows`` per method, means over the folds)."""
+def shipped(fc, dataset: str, folds: int = 5, step: int | None = None, stats=()) -> dict:
+    """``fc`` on a shipped dataset (gaps interpolated): its backtest beside the baselines
+    (and the statsforecast models named in ``stats``), as :func:`competition`'s result
+    (``rows`` per method, means over the folds)."""
     from ..data import load_dataset
-    from .backtesting import summary
+    from .backtesting import METHODS, summary
 
     start = time.perf_counter()
     fc.fit(load_dataset(dataset), time="ds", target="y", fill="interpolate")
-    table = summary(fc.backtest(folds=folds, step=step))
+    table = summary(fc.backtest(folds=folds, step=step, stats=stats))
     seconds = time.perf_counter() - start
     rows = {}
     for method, row in table.iterrows():
         name = f"seqnets {fc.model}" if method == "model" else method
         rows[name] = {k: float(v) for k, v in row.items() if np.isfinite(v)}
-        rows[name]["seconds"] = seconds if method == "model" else 0.0
+        if method in METHODS:   # the statsforecast fits' time is inside the model's
+            rows[name]["seconds"] = seconds if method == "model" else 0.0
     return {"dataset": dataset, "series": len(fc.series_), "horizon": fc.horizon,
             "folds": folds, "rows": rows, "auto": None}
 

@@ -425,14 +425,17 @@ class Forecaster(WindowedForecasts):
     # -- backtesting ----------------------------------------------------------------------
 
     def backtest(self, folds: int = 5, step: int | None = None, season: int | None = None,
-                 intervals=(0.8, 0.95), per_step: bool = False, adapt: bool = True):
-        """Rolling-origin evaluation, refitting per fold, against the naive, seasonal naive
-        and linear baselines: one row per fold and method (see :mod:`seqnets.backtesting`),
-        or with ``per_step=True`` one per fold, method and horizon step. ``step`` (default
+                 intervals=(0.8, 0.95), per_step: bool = False, adapt: bool = True,
+                 stats=()):
+        """Rolling-origin evaluation, refitting per fold, against the naive, seasonal naive,
+        linear baselines and statsforecast's models named in ``stats`` (``("AutoETS",)``;
+        the stats extra): one row per fold and method (:mod:`seqnets.backtesting`), or with
+        ``per_step=True`` one per fold, method and horizon step. ``step`` (default
         ``horizon``) origins per fold; ``season`` defaults to the Forecaster's (``season=``,
         else the frequency's: 52 weekly, 12 monthly, 7 daily, 24 hourly); ``adapt``: each
         fold's intervals also calibrate on the errors of earlier, finished folds."""
-        return backtesting.backtest(self, folds, step, season, intervals, per_step, adapt)
+        return backtesting.backtest(self, folds, step, season, intervals, per_step, adapt,
+                                    stats)
 
     # -- files ----------------------------------------------------------------------------
 
