@@ -45,11 +45,9 @@ def _model(name: str, season: int):
     except ImportError:
         raise ConfigError("stats= runs statsforecast, which is not installed. Fix: pip "
                           "install 'seqnets[stats]' (or statsforecast)") from None
-    # a season of 1 means none: the seasonal models then fit non-seasonal forms
-    if name == "MSTL":
-        if season < 2:
-            raise ConfigError("stats: MSTL needs a season of at least 2 (season=)")
-        return models.MSTL(season_length=season)
+    # a season of 1 means none: the other models then fit non-seasonal forms
+    if name == "MSTL" and season < 2:
+        raise ConfigError("stats: MSTL needs a season of at least 2 (season=)")
     return getattr(models, name)(season_length=season)
 
 
