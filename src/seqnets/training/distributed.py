@@ -109,12 +109,17 @@ def _join(backend: str) -> None:
                                                             store),
                             rank=rank, world_size=world)
     # a group still up when the interpreter exits can abort it ("terminate called without
-    # an active exception", seen one exit in six): the group we made, we take down
+    # an active exception", seen one exit in six; and a rank that took it down before its
+    # peers, one resumed fit_sharded run in four): the group we made, we take down together
     atexit.register(_leave)
 
 
 def _leave() -> None:
     if dist.is_initialized():
+        try:  # take the group down together: a rank that leaves first can abort ("terminate
+            dist.barrier()  # called without ...") while a peer still sends; a dead peer
+        except RuntimeError:  # ends the wait at once
+            pass
         dist.destroy_process_group()
 
 

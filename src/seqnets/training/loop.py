@@ -35,6 +35,7 @@ from .batches import (
     bucket_order,
     model_device,
 )
+from .checkpoints import data_fingerprint
 from .config import FitConfig
 from .environment import LONG_SEQUENCE, Progress, return_freed_memory, seeded
 from .losses import LossFn, get_loss, get_metric
@@ -112,7 +113,8 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
     if group is not None and resume is None and distributed.restarted() and checkpoint \
             is not None and run_state.has_checkpoint(checkpoint):
         resume = checkpoint  # torchrun restarted the group after a failure: carry on
-    saved = run_state.load(resume, config, (x, y, lengths)) if resume is not None else None
+    saved = None if resume is None else run_state.load(resume, config,
+                                                       data_fingerprint(x, y, lengths))
     steps = _Steps(model, config, len(x), group)
     trainer = steps.trainer
     # drawn before the seeded block, so an unseeded run takes its order from the global RNG
@@ -125,8 +127,9 @@ def fit_config(model: nn.Module, train: Any, valid: Any, config: FitConfig,
         threads = default_threads(model)
         if group is not None:  # the ranks of one machine share its cores
             threads = max(1, min(threads, (os.cpu_count() or 1) // group.local_world))
-    run = run_state.Run(model, trainer, callbacks, config, order_rng, (x, y, lengths),
-                        checkpoint, group)
+    run = run_state.Run(model, trainer, callbacks, config, order_rng,
+                        lambda: data_fingerprint(x, y, lengths), steps.batches, checkpoint,
+                        group)
     # each rank its own dropout masks: the same seed would repeat them on every rank
     dropout_seed = config.seed if group is None or config.seed is None \
         else config.seed + group.rank

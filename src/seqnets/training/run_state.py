@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ from torch import nn
 from ..errors import ConfigError, ModelFileError, TrainingInterrupted
 from .checkpoints import (
     STATE_FILE,
-    data_fingerprint,
     read_checkpoint,
     rng_states,
     set_rng_states,
@@ -61,8 +60,10 @@ def has_checkpoint(folder: str | os.PathLike) -> bool:
     return (Path(folder) / STATE_FILE).is_file()
 
 
-def load(folder: str | os.PathLike, config: FitConfig, data: tuple) -> dict[str, Any]:
-    """The checkpoint at ``folder``, checked against this run's settings and data."""
+def load(folder: str | os.PathLike, config: FitConfig,
+         fingerprint: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint at ``folder``, checked against this run's settings and the
+    fingerprint of its data (:func:`~seqnets.training.checkpoints.data_fingerprint`)."""
     saved = read_checkpoint(folder)
     for key in ("config", "data", "position", "model", "optimizer", "callbacks", "rng",
                 "history", "step"):
@@ -77,7 +78,7 @@ def load(folder: str | os.PathLike, config: FitConfig, data: tuple) -> dict[str,
         raise ConfigError(f"cannot resume from {folder}: the run used other settings "
                           f"({detail}); pass the same ones (only {', '.join(MAY_CHANGE)} "
                           "may change)")
-    if _plain(data_fingerprint(*data)) != saved["data"]:
+    if _plain(fingerprint) != saved["data"]:
         shapes = saved["data"].get("shapes")
         raise ConfigError(f"cannot resume from {folder}: it was written for other training "
                           f"data (arrays {shapes}); pass the data the run started with")
@@ -88,14 +89,18 @@ class Run:
     """One run's parts, to save as a checkpoint and to restore from one."""
 
     def __init__(self, model: nn.Module, trainer: Trainer, callbacks: Sequence[Callback],
-                 config: FitConfig, order_rng: torch.Generator, data: tuple,
+                 config: FitConfig, order_rng: torch.Generator | None,
+                 fingerprint: Callable[[], dict[str, Any]], batches: int,
                  checkpoint: str | os.PathLike | None, group: Any = None) -> None:
+        """``fingerprint`` gives the data's fingerprint when a checkpoint is first written
+        (every rank calls it then); ``order_rng`` is the data-order generator whose state
+        each epoch starts from (None where the order is drawn afresh each epoch)."""
         self.model, self.trainer, self.callbacks = model, trainer, list(callbacks)
         self.group = group  # a distributed.Group under torchrun: rank 0 writes
-        self.config, self.order_rng, self.data = config, order_rng, data
+        self.config, self.order_rng, self.batches = config, order_rng, batches
         self._folder = None if checkpoint is None else Path(checkpoint)
         self._fingerprint: dict[str, Any] | None = None
-        self.batches = -(-len(data[0]) // config.batch_size)
+        self._make_fingerprint = fingerprint
 
     def folder(self) -> Path:
         """The checkpoint folder: the one asked for, else a new temporary one."""
@@ -107,7 +112,7 @@ class Run:
 
     def state(self, position: Position) -> dict[str, Any]:
         if self._fingerprint is None:
-            self._fingerprint = _plain(data_fingerprint(*self.data))
+            self._fingerprint = _plain(self._make_fingerprint())
         # under torchrun each rank draws its own dropout masks: keep every rank's RNG
         ranks = [] if self.group is None else self.group.gather(torch.get_rng_state())
         return {
@@ -174,7 +179,8 @@ class Run:
         position = Position(epoch=int(p["epoch"]), batch=int(p["batch"]),
                             sums=dict(p["sums"]), norm_sum=float(p["norm_sum"]),
                             norm_max=float(p["norm_max"]), seconds=float(p["seconds"]))
-        self.order_rng.set_state(p["order_rng"])
+        if self.order_rng is not None:
+            self.order_rng.set_state(p["order_rng"])
         set_rng_states(saved["rng"])
         ranks = saved.get("rank_rngs") or []
         if self.group is not None and len(ranks) == self.group.world:
