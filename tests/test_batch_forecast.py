@@ -13,14 +13,15 @@ import pytest
 from seqnets import Forecaster
 from seqnets.cli import main
 from seqnets.errors import DataError
+from seqnets.forecast import batch
 from seqnets.forecast.batch import for_series, forecast_part, part_name
 
 SERIES = 7
 
 
-def table() -> pd.DataFrame:
+def table(days: int = 60) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    t = np.arange(60)
+    t = np.arange(days)
     return pd.concat([pd.DataFrame({"ds": pd.date_range("2002-01-01", periods=len(t),
                                                         freq="D"),
                                     "y": (s + 1) * (5 + np.sin(t / (2 + s))) +
@@ -59,6 +60,54 @@ def test_the_parts_of_every_rank_together_equal_one_forecast(fitted, world, tmp_
                                   ordered(fitted.predict()), check_dtype=False)
 
 
+def parquet_dataset(folder, frame: pd.DataFrame, files: int = 3):
+    """``frame`` as a folder of Parquet files, each holding some series."""
+    folder.mkdir()
+    stores = sorted(frame["store"].unique())
+    for k in range(files):
+        frame[frame["store"].isin(stores[k::files])].to_parquet(folder / f"f{k}.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("world", [1, 3])
+def test_each_rank_reads_only_its_own_series_of_a_parquet_history(fitted, world, tmp_path,
+                                                                  monkeypatch):
+    newer = table(days=66)
+    folder = parquet_dataset(tmp_path / "newer", newer)
+    read = []
+    rank_rows = batch.rank_rows
+
+    def spy(*args):
+        rows = rank_rows(*args)
+        read.append(sorted(rows["store"].unique()))
+        return rows
+    monkeypatch.setattr(batch, "rank_rows", spy)
+    for rank in range(world):
+        forecast_part(fitted, tmp_path / "out", rank, world, data=folder)
+    assert read == [sorted(batch.rank_ids(fitted.series_.ids, r, world)) for r in range(world)]
+    pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path / "out")),
+                                  ordered(fitted.predict(data=newer)), check_dtype=False)
+
+
+def test_a_csv_history_is_read_whole_and_cut(fitted, tmp_path):
+    newer = table(days=64)
+    newer.to_csv(tmp_path / "newer.csv", index=False)
+    for rank in range(2):
+        forecast_part(fitted, tmp_path / "out", rank, 2, data=tmp_path / "newer.csv")
+    pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path / "out")),
+                                  ordered(fitted.predict(data=newer)), check_dtype=False)
+
+
+def test_a_parquet_history_without_the_id_column_or_its_series_is_refused(fitted, tmp_path):
+    newer = table(days=62)
+    newer.rename(columns={"store": "shop"}).to_parquet(tmp_path / "renamed.parquet")
+    with pytest.raises(DataError, match="no id column 'store'"):
+        forecast_part(fitted, tmp_path / "out", 0, 2, data=tmp_path / "renamed.parquet")
+    newer[newer["store"] != "s2"].to_parquet(tmp_path / "short.parquet")
+    with pytest.raises(DataError, match="the model was trained on series"):
+        forecast_part(fitted, tmp_path / "out", 0, 2, data=tmp_path / "short.parquet")
+
+
 def test_forecast_parts_on_the_command_line(fitted, tmp_path, capsys):
     fitted.save(tmp_path / "m")
     assert main(["forecast", str(tmp_path / "m"), "--out", str(tmp_path / "d"),
@@ -71,6 +120,16 @@ def test_forecast_parts_on_the_command_line(fitted, tmp_path, capsys):
     assert main(["forecast", str(tmp_path / "m"), "--out", str(tmp_path / "d"), "--parts",
                  "--plot", str(tmp_path / "p.png")]) == 2
     assert "with --parts each rank writes a part" in capsys.readouterr().err
+
+
+def test_forecast_parts_reads_a_parquet_folder_on_the_command_line(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    newer = table(days=63)
+    folder = parquet_dataset(tmp_path / "newer", newer)
+    assert main(["forecast", str(tmp_path / "m"), "--out", str(tmp_path / "d"), "--parts",
+                 "--data", str(folder), "--id", "store"]) == 0
+    pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path / "d")),
+                                  ordered(fitted.predict(data=newer)), check_dtype=False)
 
 
 @pytest.mark.slow  # a torchrun launch: ten seconds or so

@@ -117,8 +117,8 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _new_history(fc, args: argparse.Namespace):
-    """The --data table as newer history of the model's series (Forecaster.history)."""
+def _history_options(args: argparse.Namespace) -> dict:
+    """How to read the --data table (Forecaster.history's reading options)."""
     options = {"fill": args.fill, **_repairs(args)}
     if args.time:
         options["time"] = args.time
@@ -126,7 +126,12 @@ def _new_history(fc, args: argparse.Namespace):
         options["target"] = names(args.target)
     if args.id:
         options["id"] = args.id
-    return fc.history(args.data, **options)
+    return options
+
+
+def _new_history(fc, args: argparse.Namespace):
+    """The --data table as newer history of the model's series (Forecaster.history)."""
+    return fc.history(args.data, **_history_options(args))
 
 
 def _plotting_available(path: str | None) -> None:
@@ -178,9 +183,9 @@ def _forecast_parts(args: argparse.Namespace) -> int:
             old.unlink()
     if group is not None:  # no rank writes before every rank has checked the folder
         group.sum([0.0])
-    forecast_part(fc, out, rank, world, data=None if args.data is None else
-                         _new_history(fc, args), future=args.future,
-                         intervals=args.intervals)
+    options = {} if args.data is None else _history_options(args)  # each rank its series
+    forecast_part(fc, out, rank, world, data=args.data, future=args.future,
+                  intervals=args.intervals, **options)
     if group is not None:
         group.sum([0.0])  # the dataset is whole when rank 0 reports it
     print(f"Forecast of {len(fc.series_)} series, {fc.horizon} steps ahead: {out}/ "

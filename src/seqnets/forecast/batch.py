@@ -9,6 +9,10 @@ Forecasts are per series, so the parts together equal a one-process forecast, ex
 Monte-Carlo dropout samples the intervals: its masks are drawn per batch, so a series'
 sampled bands depend on the batch it is forecast in (the mean and the bands of
 conformal, quantile and parametric models do not).
+
+Newer history given as a Parquet file or a Parquet dataset folder is read by each rank for
+its own series only (a filter on the id column, :func:`rank_rows`); other history (a CSV
+file, a table) is read whole and cut.
 """
 
 from __future__ import annotations
@@ -61,13 +65,51 @@ def forecast_part(fc, folder: str | os.PathLike, rank: int = 0, world: int = 1,
     part (atomically); returns its path, or None when the rank has no series (more ranks
     than series). ``data`` (newer history of all the series, as :meth:`Forecaster.history`
     reads it) and ``future`` are as for :meth:`Forecaster.predict`."""
-    history = fc.series_ if data is None else fc.history(data, **read_options)
-    ids = rank_ids(history.ids, rank, world)
+    fc._fitted()
+    ids = rank_ids(fc.series_.ids, rank, world)  # a history is read in the model's order
     if not ids:
         return None
     part = for_series(fc, ids)
-    newer = None if data is None else history.take([history.position(i) for i in ids])
+    newer = None
+    if data is not None:
+        own = rank_rows(fc, data, ids, read_options.get("id"))
+        if own is not None:
+            newer = part.history(own, **read_options)
+        else:
+            history = fc.history(data, **read_options)
+            newer = history.take([history.position(i) for i in ids])
     frame = part.predict(intervals=intervals, data=newer, future=future)
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return atomic_write(Path(folder) / part_name(rank, world), buffer.getvalue())
+
+
+def rank_rows(fc, data: Any, ids, id_column: str | None = None):
+    """The rows of the series ``ids`` of ``data`` as a DataFrame when ``data`` is the path
+    of a Parquet file or of a folder of Parquet files (a dataset) and the model's series
+    have an id column (``id_column``, default the training data's): read through
+    ``pyarrow.dataset`` with a filter on that column, so that the other series' rows never
+    reach this process. None for any other ``data`` (read it whole)."""
+    if not isinstance(data, str | os.PathLike):
+        return None
+    path = Path(data)
+    if not (path.is_dir() or path.suffix.lower() in (".parquet", ".pq")):
+        return None
+    column = id_column or (None if fc.series_.ids == (0,) else fc.series_.id_name)
+    if column is None:  # one series: all of it is this rank's
+        return None
+    try:
+        import pyarrow.dataset as pads
+    except ImportError as exc:
+        raise ImportError(f'reading {path} needs pyarrow: pip install "seqnets[tables]"'
+                          ) from exc
+    try:
+        dataset = pads.dataset(str(path), format="parquet")
+    except (OSError, ValueError) as exc:  # pyarrow's errors for a missing or bad dataset
+        raise DataError(f"cannot read '{path}' as Parquet: {type(exc).__name__}: {exc}. "
+                        "Fix: give a Parquet file or a folder of Parquet files") from None
+    if column not in dataset.schema.names:
+        raise DataError(f"'{path}' has no id column {column!r} (its columns: "
+                        f"{dataset.schema.names}). Fix: pass --id (id=) with the column "
+                        "that names the series")
+    return dataset.to_table(filter=pads.field(column).isin(list(ids))).to_pandas()
