@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file
 
 import seqnets as sn
-from seqnets.layers import GRU, Conv1D, Dense, Flatten, SimpleRNN
+from seqnets.layers import GRU, BatchNormalization, Conv1D, Dense, Flatten, SimpleRNN
 from seqnets.training.distributed import Group
 
 MODELS = '''
@@ -26,6 +26,11 @@ def models():
         "convolutional": sn.Sequential([Conv1D(6, 3, strides=2, activation="relu"),
                                         Conv1D(4, 2, padding="causal"), Flatten(), Dense(3)],
                                        input_shape=(10, 2), seed=0),
+        # batch statistics of the whole batch on every rank (synchronised batch norm)
+        "batch_norm": sn.Sequential([Conv1D(6, 3, activation="relu"),
+                                     BatchNormalization(momentum=0.5), GRU(5),
+                                     BatchNormalization(), Dense(3)],
+                                    input_shape=(10, 2), seed=0),
     }
 
 
@@ -42,7 +47,7 @@ import numpy as np
 import torch.distributed as dist
 from safetensors.torch import save_file
 import seqnets as sn
-from seqnets.layers import GRU, Conv1D, Dense, Flatten, SimpleRNN
+from seqnets.layers import GRU, BatchNormalization, Conv1D, Dense, Flatten, SimpleRNN
 ''' + MODELS + '''
 out = sys.argv[1]
 for name, model in models().items():
@@ -56,7 +61,8 @@ for name, model in models().items():
 '''
 
 namespace: dict = {"sn": sn, "np": np, "GRU": GRU, "Conv1D": Conv1D, "Dense": Dense,
-                   "Flatten": Flatten, "SimpleRNN": SimpleRNN}
+                   "Flatten": Flatten, "SimpleRNN": SimpleRNN,
+                   "BatchNormalization": BatchNormalization}
 exec(MODELS, namespace)  # the same models and data in this process
 
 

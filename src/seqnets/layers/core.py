@@ -19,7 +19,7 @@ from torch import nn
 
 from ..checks import positive_int, probability
 from ..errors import ConfigError, ShapeError
-from . import activations
+from . import activations, sync_stats
 from .base import Layer, Shape, deserialize, register, serialize, wrong_features
 from .initializers import glorot_uniform_
 from .lengths import check_lengths, step_mask, zero_padding
@@ -348,9 +348,29 @@ class BatchNormalization(Layer):
         return self._normalise(x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
     def _normalise(self, flat: torch.Tensor) -> torch.Tensor:
+        sync = sync_stats.active() if self.training else None
+        if sync is not None:
+            return self._normalise_synced(flat, sync)
         return F.batch_norm(flat, self.running_mean, self.running_var, self.weight, self.bias,
                             training=self.training, momentum=1.0 - self.momentum,
                             eps=self.epsilon)
+
+    def _normalise_synced(self, flat: torch.Tensor, sync) -> torch.Tensor:
+        """Training under a data-parallel run (:mod:`.sync_stats`): the statistics of the
+        whole batch over every rank, the moving averages updated as ``F.batch_norm`` does
+        (the variance unbiased)."""
+        mean, var, n = sync_stats.moments(flat, sync)
+        out = (flat - mean) * torch.rsqrt(var + self.epsilon)
+        if self.weight is not None:
+            out = out * self.weight
+        if self.bias is not None:
+            out = out + self.bias
+        with torch.no_grad():
+            keep = self.momentum
+            self.running_mean.mul_(keep).add_(mean.detach(), alpha=1.0 - keep)
+            unbiased = var.detach() * (n / (n - 1) if n > 1 else 1.0)
+            self.running_var.mul_(keep).add_(unbiased, alpha=1.0 - keep)
+        return out
 
     def get_config(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "epsilon": self.epsilon, "center": self.center,

@@ -64,6 +64,13 @@ class Group:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t.cpu().tolist()
 
+    def sum_tensor(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` summed over the ranks (a new tensor, on ``tensor``'s device): what
+        synchronised batch normalisation adds up (:mod:`seqnets.layers.sync_stats`)."""
+        t = tensor.detach().to(self._device(), copy=True)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t.to(tensor.device)
+
     def any(self, *flags: bool) -> list[bool]:
         """Each flag, true if it is true on any rank: how the ranks agree to stop together."""
         t = torch.tensor([float(f) for f in flags], device=self._device())

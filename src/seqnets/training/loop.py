@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, DivergenceError
+from ..layers import sync_stats
 from ..layers.ops.dispatch import default_threads, thread_count
 from . import distributed, run_state, runs
 from .batches import (
@@ -199,6 +200,8 @@ class _Steps:
         self.progress = Progress(config.epochs, self.batches,
                                  config.quiet or not self.trainer.main)
         self.net = model if group is None else group.wrap(model)
+        # batch normalisation over every rank's rows of a batch (layers.sync_stats)
+        self.reduce = None if group is None else group.sum_tensor
         self.first_loss: float | None = None
         self.warned = False
 
@@ -227,7 +230,8 @@ class _Steps:
                 xb, yb, lb, share = _rank_part(group, xb, yb, lb)
             xb = xb.to(self.device, non_blocking=True)
             yb = yb.to(self.device, non_blocking=True)
-            out = net(xb) if lb is None else net(xb, lengths=lb.to(self.device))
+            with sync_stats.summed_over(self.reduce, counted=share > 0):
+                out = net(xb) if lb is None else net(xb, lengths=lb.to(self.device))
             batch_loss = self.loss_fn(out, yb)
             value = float(batch_loss.detach())
             finite = math.isfinite(value)
