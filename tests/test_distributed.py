@@ -137,7 +137,8 @@ def test_a_single_process_is_not_distributed(monkeypatch):
     assert from_environment(torch.device("cpu")) is None
 
 
-FAULTY = '''
+# a torchrun script's start: its rank 1 dies by SIGKILL at step 13 of the first attempt
+KILLER = '''
 import os, signal, sys
 import numpy as np
 from safetensors.torch import save_file
@@ -158,6 +159,9 @@ class KillRankOne(Callback):  # the first attempt only: rank 1 dies in epoch 3 (
                 and trainer.step == 13):
             os.kill(os.getpid(), signal.SIGKILL)
 
+'''
+
+FAULTY = KILLER + '''
 g = np.random.default_rng(0)
 x = g.normal(size=(160, 12, 2)).astype(np.float32)
 y = x[:, -3:, 0].copy()
@@ -169,10 +173,12 @@ if dist.get_rank() == 0:
 '''
 
 
-@pytest.mark.slow  # three group starts of a few seconds each
-def test_a_rank_killed_mid_epoch_restarts_and_resumes_to_the_same_weights(tmp_path):
+def killed_and_straight(tmp_path, script_text: str) -> tuple[dict, dict]:
+    """The weights a KILLER script saves when its rank 1 is killed in the first attempt of
+    ``torchrun --max-restarts 1`` (checked to resume from epoch 2's checkpoint, at step 11),
+    and when it runs straight."""
     script = tmp_path / "train.py"
-    script.write_text(FAULTY)
+    script.write_text(script_text)
     for name in ("kill", "straight"):
         (tmp_path / name).mkdir()
         done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -183,8 +189,13 @@ def test_a_rank_killed_mid_epoch_restarts_and_resumes_to_the_same_weights(tmp_pa
         if name == "kill":  # the second attempt resumed from epoch 2's checkpoint
             assert "attempt 0 starts at step 1" in done.stdout
             assert "attempt 1 starts at step 11" in done.stdout, done.stdout
-    killed = load_file(tmp_path / "kill" / "weights.safetensors")
-    straight = load_file(tmp_path / "straight" / "weights.safetensors")
+    return (load_file(tmp_path / "kill" / "weights.safetensors"),
+            load_file(tmp_path / "straight" / "weights.safetensors"))
+
+
+@pytest.mark.slow  # three group starts of a few seconds each
+def test_a_rank_killed_mid_epoch_restarts_and_resumes_to_the_same_weights(tmp_path):
+    killed, straight = killed_and_straight(tmp_path, FAULTY)
     assert all(torch.equal(killed[k], straight[k]) for k in killed)
 
 

@@ -1,37 +1,24 @@
 """Checkpoints of ``fit_sharded`` (issue 16, item 4): an interrupted sharded run resumes to
 the weights of a run that was never stopped, alone and under torchrun after a rank is
-killed; other data, another number of ranks or other settings are refused."""
+killed; other data or other settings are refused."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 import seqnets as sn
 from seqnets.data.parquet_shards import read_parquet_shard
 from seqnets.errors import ConfigError, TrainingInterrupted
 from seqnets.layers import Dense, Dropout, Flatten
-from seqnets.training import Callback, runs
+from seqnets.training import runs
 from seqnets.training.sharded import _order, fit_sharded
+from test_distributed import KILLER, killed_and_straight
 from test_parquet_shards import write_dataset
-
-
-class SignalAt(Callback):
-    """Sends this process ``signum`` after global step ``step``, as another process would."""
-
-    def __init__(self, step: int, signum: int = signal.SIGTERM) -> None:
-        self.at, self.signum = step, signum
-
-    def on_batch_end(self, trainer, loss):
-        if trainer.step == self.at:
-            os.kill(os.getpid(), self.signum)
+from test_resume import SignalAt
 
 
 def model():
@@ -126,29 +113,8 @@ def test_each_rank_and_epoch_draw_their_own_order():
     assert _order(50, 7, 1, 1).tolist() == orders[(1, 1)]
 
 
-FAULTY = '''
-import os, signal, sys
-import numpy as np
-from safetensors.torch import save_file
-import torch.distributed as dist
-import seqnets as sn
-from seqnets.layers import GRU, Dense
-from seqnets.training import Callback
+FAULTY = KILLER + '''
 from seqnets.training.sharded import fit_sharded
-
-
-class KillRankOne(Callback):  # the first attempt only: rank 1 dies in epoch 3 (of 5 steps)
-    first = True
-
-    def on_batch_end(self, trainer, loss):
-        attempt = os.environ["TORCHELASTIC_RESTART_COUNT"]
-        if self.first and dist.get_rank() == 0:
-            print(f"attempt {attempt} starts at step {trainer.step}", flush=True)
-        self.first = False
-        if (sys.argv[2] == "kill" and attempt == "0" and dist.get_rank() == 1
-                and trainer.step == 13):
-            os.kill(os.getpid(), signal.SIGKILL)
-
 
 rank = int(os.environ["RANK"])
 g = np.random.default_rng(rank)  # each rank its own rows, and not as many
@@ -164,18 +130,5 @@ if dist.get_rank() == 0:
 
 @pytest.mark.slow  # three group starts of a few seconds each
 def test_a_rank_killed_mid_epoch_restarts_and_resumes_to_the_same_weights(tmp_path):
-    script = tmp_path / "train.py"
-    script.write_text(FAULTY)
-    for name in ("kill", "straight"):
-        (tmp_path / name).mkdir()
-        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                               "--nproc-per-node", "2", "--max-restarts", "1", str(script),
-                               str(tmp_path / name), name],
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-3000:]
-        if name == "kill":  # the second attempt resumed from epoch 2's checkpoint
-            assert "attempt 0 starts at step 1" in done.stdout
-            assert "attempt 1 starts at step 11" in done.stdout, done.stdout
-    killed = load_file(tmp_path / "kill" / "weights.safetensors")
-    straight = load_file(tmp_path / "straight" / "weights.safetensors")
+    killed, straight = killed_and_straight(tmp_path, FAULTY)
     assert all(torch.equal(killed[k], straight[k]) for k in killed)

@@ -131,6 +131,7 @@ def fit_sharded(model: nn.Module, train: Any, valid: Any = None, *, epochs: int 
     rank = 0 if group is None else group.rank
     world = 1 if group is None else group.world
     totals = plan.sum(0)
+
     def fingerprint() -> dict:  # read from the data when first needed, by every rank
         return _fingerprint(data, counts, group)
 
