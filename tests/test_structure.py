@@ -29,6 +29,7 @@ OWN_KERNELS = {
     "seqnets.layers.recurrent": {"dispatch", "recurrent"},
     "seqnets.layers.conv": {"dispatch", "conv"},
     "seqnets.layers.wavenet": {"dispatch", "numba_generation"},
+    "seqnets.layers.initializers": {"dispatch"},  # one thread for the orthogonal QR
 }
 # What decides a fast path or a thread count; it belongs in layers/ops only.
 DECISIONS = ("HAVE_NUMBA", "set_num_threads", "import numba", "from numba", "native.library()")

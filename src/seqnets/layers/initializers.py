@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from .ops.dispatch import thread_count
+
 
 @torch.no_grad()
 def glorot_uniform_(tensor: torch.Tensor, fan_in: int, fan_out: int) -> torch.Tensor:
@@ -24,5 +26,9 @@ def orthogonal_(tensor: torch.Tensor) -> torch.Tensor:
 
     Keras orthogonalises its ``[units, k*units]`` kernel (rows orthonormal); we store the
     transpose ``[k*units, units]``, whose columns are then orthonormal: the same draw.
+    The QR factorisation runs on one thread: its rounding depends on the thread count, and
+    a difference of 1e-7 in the initial weights is enough for training to take another path,
+    so a seed gives the same weights whatever threads the caller runs.
     """
-    return torch.nn.init.orthogonal_(tensor)
+    with thread_count(1):
+        return torch.nn.init.orthogonal_(tensor)
