@@ -312,7 +312,8 @@ class BatchNormalization(Layer):
 
     ``layer(x, lengths=lengths)`` on ``[B, T, F]`` (padded batches, :mod:`.lengths`): in
     training the batch statistics (and so the moving averages) are those of the valid steps
-    only; padded steps of the output are zeros.
+    only; padded steps of the output are zeros. Trained data-parallel under ``torchrun``, the
+    batch statistics are those of every rank's rows together (:mod:`.sync_stats`).
     """
 
     takes_lengths = True
