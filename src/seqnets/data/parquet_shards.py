@@ -27,10 +27,12 @@ from ..checks import positive_int
 from ..errors import ConfigError, DataError
 from .table_checks import FLOAT32_MAX
 
-__all__ = ["ParquetShard", "WindowSet", "read_parquet_shard"]
+__all__ = ["ParquetShard", "WindowSet", "pyarrow_modules", "read_parquet_shard"]
 
 
-def _modules():
+def pyarrow_modules():
+    """``(pyarrow, pyarrow.compute, pyarrow.dataset)``, or an ImportError that says how to
+    install them."""
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -189,7 +191,7 @@ def read_parquet_shard(path: str | os.PathLike, time: str = "ds", target: str = 
     ``WORLD_SIZE``; 0 and 1 alone). ``sort=True`` sorts each series by time instead of
     refusing timestamps that go back (in file order, then row order). Raises
     :class:`~seqnets.errors.DataError` naming the file and row of the first bad value."""
-    pa, pc, ds = _modules()
+    pa, pc, ds = pyarrow_modules()
     rank, world = _rank_world(rank, world)
     min_length = max(2, positive_int(min_length, "min_length"))  # a step needs two rows
     name = os.fspath(path)

@@ -98,11 +98,9 @@ def rank_rows(fc, data: Any, ids, id_column: str | None = None):
     column = id_column or (None if fc.series_.ids == (0,) else fc.series_.id_name)
     if column is None:  # one series: all of it is this rank's
         return None
-    try:
-        import pyarrow.dataset as pads
-    except ImportError as exc:
-        raise ImportError(f'reading {path} needs pyarrow: pip install "seqnets[tables]"'
-                          ) from exc
+    from ..data.parquet_shards import pyarrow_modules
+
+    pads = pyarrow_modules()[2]
     try:
         dataset = pads.dataset(str(path), format="parquet")
     except (OSError, ValueError) as exc:  # pyarrow's errors for a missing or bad dataset

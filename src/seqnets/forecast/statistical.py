@@ -52,9 +52,10 @@ def _model(name: str, season: int):
 
 
 def _percent(level: float) -> int | float:
-    """0.8 -> 80, 0.975 -> 97.5: statsforecast's level names."""
-    pct = round(level * 100, 6)
-    return int(pct) if float(pct).is_integer() else pct
+    """0.8 -> 80, 0.975 -> 97.5: the level as statsforecast takes and names it, written
+    as seqnets' own column suffix (:func:`~seqnets.forecast.intervals.level_name`)."""
+    name = iv.level_name(level)
+    return int(name) if name.isdigit() else float(name)
 
 
 def forecasts(name: str, histories: Sequence[np.ndarray], horizon: int, season: int,
