@@ -54,3 +54,28 @@ def test_an_ensemble_needs_a_recipe_not_a_module():
             table(), time="ds", target="y", id="id")
     with pytest.raises(ConfigError, match="ensemble must be a positive integer"):
         Forecaster("gru", ensemble=0).fit(table(), time="ds", target="y", id="id")
+
+
+def test_probability_combination_is_the_log_of_the_mean_softmax_and_takes_lengths():
+    from seqnets.classify import build
+
+    members = [build("sketch_gru", 3, 2, seed=s, activation=None, padding="same", units=4,
+                     filters=(4, 4, 4)).eval() for s in range(3)]
+    ens = Ensemble(members, combine="probability").eval()
+    x, lengths = torch.randn(4, 9, 2), torch.tensor([9, 3, 5, 1])
+    with torch.no_grad():
+        logits = torch.stack([m(x, lengths=lengths) for m in members]).double()
+        mean = torch.softmax(logits, -1).mean(0)
+        torch.testing.assert_close(ens(x, lengths=lengths).double().exp(), mean,
+                                   rtol=0, atol=1e-6)
+        torch.testing.assert_close(torch.softmax(ens(x, lengths=lengths), -1).double(), mean,
+                                   rtol=0, atol=1e-6)
+        # padding never changes the combination either
+        alone = ens(x[1:2, :3], lengths=lengths[1:2])
+        torch.testing.assert_close(alone, ens(x, lengths=lengths)[1:2], rtol=0, atol=1e-5)
+
+
+def test_an_ensemble_over_windows_refuses_lengths():
+    ens = Ensemble([Sequential([Dense(1)], input_shape=(4, 1))] * 2, windows=[4, 2])
+    with pytest.raises(ConfigError, match="cannot take lengths"):
+        ens(torch.randn(2, 4, 1), lengths=torch.tensor([4, 2]))

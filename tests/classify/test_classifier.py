@@ -156,6 +156,9 @@ def test_bad_data_is_refused(X, y, error, words):
     ({"class_weight": {"left": 2.0}}, "not a class"),
     ({"class_weight": {"up": -1.0}}, "finite and >= 0"),
     ({"max_length": -3}, "max_length"),
+    ({"ensemble": 0}, "ensemble"),
+    ({"seed": -1}, "seed must be a non-negative"),
+    ({"model": sn.classify.build("sketch_gru", 2, 2, **TINY), "ensemble": 2}, "not a module"),
     ({"model_options": {"padding": "same", "colour": 3}}, "colour"),
 ])
 def test_bad_settings_are_refused(settings, words):
@@ -165,6 +168,47 @@ def test_bad_settings_are_refused(settings, words):
     with pytest.raises(ConfigError, match=words):
         Classifier(model, model_options=options, epochs=settings.pop("epochs", 1),
                    **settings).fit(X, y)
+
+
+def test_an_ensemble_of_one_is_the_single_model(fitted):
+    clf, X, y = fitted
+    one = tiny(ensemble=1).fit(X, y)
+    np.testing.assert_array_equal(one.predict_proba(X), clf.predict_proba(X))
+    assert one.best_epochs_ == [one.best_epoch_]
+
+
+def test_an_ensemble_averages_its_members_probabilities(fitted, tmp_path):
+    clf, X, y = fitted
+    trio = tiny(ensemble=3).fit(X, y)
+    members = trio.model_.members
+    assert len(members) == 3 and len(trio.best_epochs_) == 3
+    # the first member is the single model; the others start from other weights
+    first = members[0].state_dict()
+    for name, tensor in clf.model_.state_dict().items():
+        torch.testing.assert_close(first[name], tensor, rtol=0, atol=0)
+    assert not torch.equal(next(members[1].parameters()), next(members[0].parameters()))
+    # by hand: each member's softmax over the classes, then the mean
+    x, lengths = sn.classify.inputs.padded(sn.classify.inputs.scaled(X, trio.mean_,
+                                                                     trio.std_))
+    with torch.no_grad():
+        by_hand = torch.stack([torch.softmax(m(torch.from_numpy(x),
+                                               lengths=torch.from_numpy(lengths)), -1)
+                               for m in members]).mean(0).numpy()
+    np.testing.assert_allclose(trio.predict_proba(X), by_hand, atol=1e-6)
+    trio.save(tmp_path / "trio")
+    back = Classifier.load(tmp_path / "trio")
+    np.testing.assert_array_equal(back.predict_proba(X), trio.predict_proba(X))
+    assert back.ensemble == 3 and back.best_epochs_ == trio.best_epochs_
+
+
+def test_member_seeds_are_spawned_and_do_not_overlap_between_seeds():
+    from seqnets.classify.classifier import member_seeds
+
+    assert member_seeds(7, 1) == [7]
+    a, b = member_seeds(0, 5), member_seeds(1, 5)
+    assert a[0] == 0 and b[0] == 1 and not set(a) & set(b)
+    assert member_seeds(0, 5) == a and len(set(a)) == 5
+    assert all(0 <= s < 2**63 for s in a + b)
 
 
 def test_too_short_for_valid_convolutions_names_the_fix():

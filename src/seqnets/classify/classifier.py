@@ -12,7 +12,9 @@ at the end and trains on ``(X, Y, lengths)`` (:func:`seqnets.fit`; batches of si
 lengths with ``bucket``), with the cross-entropy on logits (weighted per class with
 ``class_weight``), keeping the weights of the epoch with the best ``monitor`` and stopping
 after ``patience`` epochs without gain. Padding never changes a prediction (the model takes
-lengths), so a sequence's probabilities do not depend on the batch it is predicted in.
+lengths), so a sequence's probabilities do not depend on the batch it is predicted in. With
+``ensemble=n`` it trains ``n`` such models on the same split, each from its own seed, and
+predicts the mean of their probabilities.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from torch import nn
 from ..checks import positive_int
 from ..errors import ConfigError, DataError, NotFittedError
 from ..io import save as save_model
+from ..models.ensemble import Ensemble
 from ..training import EarlyStopping
 from ..training import fit as train
 from ..training import predict as run
@@ -64,6 +67,11 @@ class Classifier:
         model_options: options for :func:`~seqnets.classify.build` (``padding="same"``,
             ``units``, ...); batch normalisation's ``bn_momentum`` defaults to 0.9 here, not
             Keras's 0.99 (:data:`BN_MOMENTUM`).
+        ensemble: train this many models (same split and scaling; initialisation and batch
+            order from their own seeds) and predict the mean of their probabilities. The
+            first member's seed is ``seed`` (so ``ensemble=1`` is the single model), the
+            others are spawned from it (:func:`member_seeds`), so ``seed=0`` and ``seed=1``
+            share no member.
         seed: seeds the split, the initialisation and training.
         threads: CPU threads while training (default: seqnets' rule).
         quiet: no progress output.
@@ -71,21 +79,21 @@ class Classifier:
 
     _PARAMS = ("model", "epochs", "batch_size", "lr", "optimizer", "clipnorm", "validation",
                "patience", "monitor", "class_weight", "scale", "max_length", "bucket",
-               "model_options", "seed", "threads", "quiet")
+               "model_options", "ensemble", "seed", "threads", "quiet")
 
     def __init__(self, model: Any = "sketch_lstm", *, epochs: int = 30, batch_size: int = 32,
                  lr: float | None = None, optimizer: str = "adam",
                  clipnorm: float | None = None, validation: float = 0.2,
                  patience: int | None = 10, monitor: str = "val_loss",
                  class_weight: Any = None, scale: bool = True, max_length: int | None = None,
-                 bucket: bool = True, model_options: dict | None = None, seed: int = 0,
-                 threads: int | None = None, quiet: bool = True) -> None:
+                 bucket: bool = True, model_options: dict | None = None, ensemble: int = 1,
+                 seed: int = 0, threads: int | None = None, quiet: bool = True) -> None:
         self.model, self.epochs, self.batch_size, self.lr = model, epochs, batch_size, lr
         self.optimizer, self.clipnorm, self.validation = optimizer, clipnorm, validation
         self.patience, self.monitor, self.class_weight = patience, monitor, class_weight
         self.scale, self.max_length, self.bucket = scale, max_length, bucket
-        self.model_options, self.seed, self.threads, self.quiet = model_options, seed, \
-            threads, quiet
+        self.model_options, self.ensemble, self.seed = model_options, ensemble, seed
+        self.threads, self.quiet = threads, quiet
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in self._PARAMS}
@@ -99,6 +107,13 @@ class Classifier:
     def _check(self) -> None:
         positive_int(self.epochs, "epochs")
         positive_int(self.batch_size, "batch_size")
+        positive_int(self.ensemble, "ensemble")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) \
+                or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.ensemble > 1 and isinstance(self.model, nn.Module):
+            raise ConfigError("ensemble > 1 trains several models from one recipe: give a "
+                              "classifier name or a factory, not a module")
         if self.max_length is not None:
             positive_int(self.max_length, "max_length")
         if isinstance(self.model, str):
@@ -144,7 +159,7 @@ class Classifier:
             self.mean_, self.std_ = inputs.channel_stats([seqs[i] for i in fit_idx])
         else:
             self.mean_ = self.std_ = None
-        model = self._build(len(classes))
+        model = self._build(len(classes), self.seed)
         self.min_length_ = shortest_input(model)
         short = [i for i, s in enumerate(seqs) if len(s) < self.min_length_]
         if short:
@@ -159,6 +174,22 @@ class Classifier:
 
         data = self._triple(seqs, targets, fit_idx)
         valid = self._triple(seqs, targets, val_idx) if len(val_idx) else None
+        members, self.best_epochs_ = [], []
+        for i, seed in enumerate(member_seeds(self.seed, self.ensemble)):
+            member = model if i == 0 else self._build(len(classes), seed)
+            history, best = self._train(member, data, valid, loss, seed)
+            if i == 0:
+                self.history_ = history
+            members.append(member)
+            self.best_epochs_.append(best)
+        self.best_epoch_ = self.best_epochs_[0]
+        self.model_ = (members[0] if len(members) == 1 else
+                       Ensemble(members, combine="probability")).eval()
+        return self
+
+    def _train(self, model: nn.Module, data: tuple, valid: tuple | None, loss: Any,
+               seed: int) -> tuple[dict, int]:
+        """Train one model; its history and best epoch (counted from 1)."""
         callbacks = []
         if valid is not None:
             patience = self.epochs if self.patience is None else self.patience
@@ -167,20 +198,18 @@ class Classifier:
         history = train(model, data, valid, epochs=self.epochs, batch_size=self.batch_size,
                         optimizer=self.optimizer, lr=self.lr, clipnorm=self.clipnorm,
                         loss=loss, metrics=["accuracy"], callbacks=callbacks,
-                        bucket=self.bucket, seed=self.seed, threads=self.threads,
+                        bucket=self.bucket, seed=seed, threads=self.threads,
                         quiet=self.quiet)
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        self.best_epoch_ = callbacks[0].best_epoch + 1 if callbacks and \
+        best = callbacks[0].best_epoch + 1 if callbacks and \
             callbacks[0].best_epoch is not None else len(history.history["loss"])
-        self.model_ = model.eval()
-        return self
+        return {k: [float(v) for v in vals] for k, vals in history.history.items()}, best
 
-    def _build(self, n_classes: int) -> nn.Module:
+    def _build(self, n_classes: int, seed: int) -> nn.Module:
         if isinstance(self.model, str):
             options = dict(self.model_options or {})
             if info(self.model).kind == "sequence":
                 options.setdefault("bn_momentum", BN_MOMENTUM)
-            return build(self.model, n_classes, self.input_shape_, seed=self.seed,
+            return build(self.model, n_classes, self.input_shape_, seed=seed,
                          activation=None, **options)
         if isinstance(self.model, nn.Module):
             return copy.deepcopy(self.model)
@@ -276,7 +305,8 @@ class Classifier:
                  "input_shape": list(self.input_shape_), "min_length": self.min_length_,
                  "mean": None if self.mean_ is None else self.mean_.tolist(),
                  "std": None if self.std_ is None else self.std_.tolist(),
-                 "best_epoch": self.best_epoch_, "history": self.history_}
+                 "best_epoch": self.best_epoch_, "best_epochs": self.best_epochs_,
+                 "history": self.history_}
         text = json.dumps(state, indent=1, allow_nan=False) + "\n"
         # the model and classifier.json replace the folder as one unit: never a mix of saves
         return Path(save_model(self.model_, path, metadata={"classes": state["classes"]},
@@ -288,6 +318,13 @@ class Classifier:
         damaged or inconsistent ``classifier.json`` (or one over ``max_bytes``) is refused
         with a :class:`~seqnets.errors.ModelFileError` naming the field."""
         return saved.load(cls, path, max_bytes)
+
+
+def member_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of an ensemble's ``n`` members: ``seed`` first, then seeds spawned from it
+    by NumPy's ``SeedSequence`` (independent streams; no overlap with another seed's)."""
+    spawned = np.random.SeedSequence(int(seed)).spawn(n - 1)
+    return [int(seed)] + [int(s.generate_state(1)[0] >> 1) for s in spawned]
 
 
 def _plain(value: Any) -> Any:

@@ -104,4 +104,5 @@ def load(cls, path: str | Path, max_bytes: int = MAX_BYTES):
     clf.mean_ = None if state["mean"] is None else np.asarray(state["mean"], np.float32)
     clf.std_ = None if state["std"] is None else np.asarray(state["std"], np.float32)
     clf.best_epoch_, clf.history_ = state.get("best_epoch"), state.get("history")
+    clf.best_epochs_ = state.get("best_epochs", [clf.best_epoch_])
     return clf

@@ -55,8 +55,8 @@ def train(args: argparse.Namespace) -> int:
     clf = Classifier(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                      validation=args.validation, patience=args.patience,
                      class_weight=args.class_weight, max_length=args.max_length,
-                     model_options=options, seed=args.seed, threads=args.threads,
-                     quiet=args.quiet)
+                     model_options=options, ensemble=args.ensemble, seed=args.seed,
+                     threads=args.threads, quiet=args.quiet)
     start = time.perf_counter()
     with resumable(args, args.out):
         clf.fit(data.sequences, data.labels)
@@ -68,7 +68,8 @@ def train(args: argparse.Namespace) -> int:
         if "val_accuracy" in hist else ""
     print(f"Trained {args.model} on {len(data.sequences)} sequences, {len(clf.classes_)} "
           f"classes: {len(hist['loss'])} epochs in {seconds:.0f} s, best epoch "
-          f"{clf.best_epoch_}{scores}")
+          f"{clf.best_epoch_}{scores}" + (f" (first of {args.ensemble} models)"
+                                           if args.ensemble > 1 else ""))
     print(f"Saved: {folder}/")
     return 0
 
@@ -171,6 +172,9 @@ def add_commands(sub) -> None:
     t.add_argument("--patience", type=int, default=10)
     t.add_argument("--class-weight", choices=("balanced",), default=None)
     t.add_argument("--max-length", type=int, default=None, help="keep the first N steps")
+    t.add_argument("--ensemble", type=int, default=1, metavar="N",
+                   help="train N models from their own seeds and average their "
+                   "probabilities (default 1)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--quiet", action="store_true")

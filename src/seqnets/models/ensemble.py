@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -17,15 +18,20 @@ class Ensemble(Layer):
     """The element-wise median (or mean) of its members' outputs.
 
     Members take the same input and give outputs of one shape: ``[B, ...] -> [B, ...]``. The
-    median of an even count is the mean of the two middle values. With ``windows`` (one
+    median of an even count is the mean of the two middle values. ``combine="probability"``
+    is for classifiers whose members give logits: the output is the logarithm of the mean of
+    the members' softmax probabilities (over the last axis), so its softmax is that mean.
+    ``lengths`` (variable-length batches) pass through to the members. With ``windows`` (one
     length per member), member ``i`` reads only the last ``windows[i]`` steps of an input
     ``[B, T, F]``; sequence outputs ``[B, L_i, k]`` are aligned at their last step and the
     ensemble gives the steps every member has. Members are trained apart
-    (``Forecaster(ensemble=n)`` trains each with its own seed); the ensemble only combines.
+    (``Forecaster(ensemble=n)`` and ``Classifier(ensemble=n)`` train each with its own
+    seed); the ensemble only combines.
     Saved and loaded like any model (each member's config and weights inside).
     """
 
-    COMBINES = ("median", "mean")
+    COMBINES = ("median", "mean", "probability")
+    takes_lengths = True
 
     def __init__(self, members: list[nn.Module], combine: str = "median",
                  windows: list[int] | None = None, name: str | None = None) -> None:
@@ -55,8 +61,17 @@ class Ensemble(Layer):
         i = min(range(len(self.windows)), key=self.windows.__getitem__)
         return self.members[i].compute_output_shape((self.windows[i], *input_shape[1:]))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.windows is None:
+    def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        return self.members[0].output_lengths(lengths) \
+            if hasattr(self.members[0], "output_lengths") else lengths
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if lengths is not None:
+            if self.windows is not None:
+                raise ConfigError("an Ensemble over input windows cannot take lengths: each "
+                                  "member reads the last steps of a full-length input")
+            outs = [m(x, lengths=lengths) for m in self.members]
+        elif self.windows is None:
             outs = [m(x) for m in self.members]
         else:
             if x.shape[1] < max(self.windows):
@@ -70,6 +85,9 @@ class Ensemble(Layer):
         outs = torch.stack(outs)                                        # (members, B, ...)
         if len(self.members) == 1:
             return outs[0]
+        if self.combine == "probability":  # log of the mean probability, computed stably
+            return torch.logsumexp(torch.log_softmax(outs, dim=-1), dim=0) \
+                - math.log(len(self.members))
         return outs.mean(0) if self.combine == "mean" else torch.quantile(outs, 0.5, dim=0)
 
     def get_config(self) -> dict[str, Any]:
