@@ -50,13 +50,17 @@ def test_train_then_evaluate_on_a_users_folder(tiny_data, tmp_path, capsys):
                  "--json", str(tmp_path / "s.json")]) == 0
     scores = json.loads((tmp_path / "s.json").read_text())
     assert scores["test"]["accuracy"] == pytest.approx(meta["test"]["accuracy"])
-    assert meta["restore_best"] is False  # the textbook keeps its last epoch
+    assert meta["restore_best"] is True and meta["best_epoch"] == 1
     assert main(["chorales", "train", "--data", str(tiny_data), "--epochs", "2", "--quiet",
                  "--model", "chorale_beat_lstm", "--threads", "1",
                  "--out", str(tmp_path / "beat")]) == 0
     _, beat = load_chorale_model(tmp_path / "beat")
     best = max(range(2), key=lambda e: beat["history"]["val_sparse_categorical_accuracy"][e])
     assert beat["restore_best"] is True and beat["best_epoch"] == best + 1
+    assert main(["chorales", "train", "--data", str(tiny_data), "--epochs", "2", "--quiet",
+                 "--last-epoch", "--out", str(tmp_path / "last")]) == 0
+    _, last = load_chorale_model(tmp_path / "last")
+    assert last["restore_best"] is False and last["best_epoch"] == 2  # as the book does
 
 
 def test_generate_writes_listen_ready_files(tiny_model, tiny_data, tmp_path, capsys):

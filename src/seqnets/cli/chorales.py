@@ -42,6 +42,7 @@ def train(args: argparse.Namespace) -> int:
     with resumable(args, args.out):
         model, report = workflow.train_chorales(args.model, data, epochs=args.epochs,
                                                 seed=args.seed, threads=args.threads,
+                                                restore_best=not args.last_epoch,
                                                 quiet=args.quiet)
         save_on_main(workflow.save_chorale_model, model, args.out, report,
                      overwrite=args.force)
@@ -148,6 +149,9 @@ def add_commands(sub) -> None:
     t.add_argument("--out", required=True, metavar="DIR")
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--last-epoch", action="store_true",
+                   help="keep the last epoch's weights, as the book does (default: the "
+                   "epoch with the best validation accuracy)")
     t.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: seqnets' rule; 1 on a busy machine)")
     t.add_argument("--quiet", action="store_true")
