@@ -12,9 +12,9 @@ import pytest
 
 from seqnets import Forecaster
 from seqnets.cli import main
-from seqnets.errors import DataError
+from seqnets.errors import ConfigError, DataError
 from seqnets.forecast import batch
-from seqnets.forecast.batch import for_series, forecast_part, part_name
+from seqnets.forecast.batch import for_series, forecast_part, part_name, write_parts
 
 SERIES = 7
 
@@ -89,13 +89,47 @@ def test_each_rank_reads_only_its_own_series_of_a_parquet_history(fitted, world,
                                   ordered(fitted.predict(data=newer)), check_dtype=False)
 
 
-def test_a_csv_history_is_read_whole_and_cut(fitted, tmp_path):
+@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv", "\t")])
+def test_each_rank_reads_only_its_own_series_of_a_csv_history(fitted, suffix, sep, tmp_path,
+                                                              monkeypatch):
     newer = table(days=64)
-    newer.to_csv(tmp_path / "newer.csv", index=False)
+    newer.to_csv(tmp_path / f"newer{suffix}", index=False, sep=sep)
+    monkeypatch.setattr(batch, "CSV_CHUNK_ROWS", 50)   # 448 rows: 9 chunks
+    read, rank_rows = [], batch.rank_rows
+
+    def spy(*args):
+        rows = rank_rows(*args)
+        read.append(sorted(rows["store"].unique()))
+        return rows
+    monkeypatch.setattr(batch, "rank_rows", spy)
     for rank in range(2):
-        forecast_part(fitted, tmp_path / "out", rank, 2, data=tmp_path / "newer.csv")
+        forecast_part(fitted, tmp_path / "out", rank, 2, data=tmp_path / f"newer{suffix}")
+    assert read == [sorted(batch.rank_ids(fitted.series_.ids, r, 2)) for r in range(2)]
     pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path / "out")),
                                   ordered(fitted.predict(data=newer)), check_dtype=False)
+
+
+def test_numeric_ids_of_a_csv_are_matched_in_every_chunk(tmp_path, monkeypatch):
+    frame = table(days=40).assign(store=lambda f: f["store"].str[1:].astype(int))
+    fc = Forecaster("mlp", strategy="direct", window=8, horizon=3, epochs=1, dropout=0.0,
+                    uncertainty="conformal", seed=0, quiet=True).fit(
+        frame, time="ds", target="y", id="store")
+    frame.to_csv(tmp_path / "ints.csv", index=False)
+    monkeypatch.setattr(batch, "CSV_CHUNK_ROWS", 30)
+    rows = batch.rank_rows(fc, tmp_path / "ints.csv", [1, 4])
+    assert sorted(rows["store"].unique()) == [1, 4] and len(rows) == 80
+
+
+def test_a_bad_csv_history_is_refused_with_its_name(fitted, tmp_path):
+    table(days=62).rename(columns={"store": "shop"}).to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(DataError, match="no id column 'store'"):
+        forecast_part(fitted, tmp_path / "out", 0, 2, data=tmp_path / "r.csv")
+    with pytest.raises(DataError, match="no such file"):
+        forecast_part(fitted, tmp_path / "out", 0, 2, data=tmp_path / "none.csv")
+    (tmp_path / "bad.csv").write_bytes(b'ds,y,store\n"2002-01-01,1')
+    with pytest.raises(DataError, match="cannot read .*bad.csv' as CSV"):
+        forecast_part(fitted, tmp_path / "out", 0, 2, data=tmp_path / "bad.csv")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_parquet_history_without_the_id_column_or_its_series_is_refused(fitted, tmp_path):
@@ -145,3 +179,47 @@ def test_two_ranks_write_two_parts_equal_to_one_process(fitted, tmp_path):
     assert done.stdout.count("Forecast of 7 series") == 1
     pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path / "d")),
                                   ordered(fitted.predict()), check_dtype=False)
+
+
+def test_write_parts_in_one_process_writes_one_part_and_guards_the_folder(fitted,
+                                                                         tmp_path):
+    newer = table(days=61)
+    newer.to_csv(tmp_path / "newer.csv", index=False)
+    out = write_parts(fitted, tmp_path / "d", data=tmp_path / "newer.csv")
+    assert [p.name for p in out.iterdir()] == [part_name(0, 1)]
+    pd.testing.assert_frame_equal(ordered(pd.read_parquet(out)),
+                                  ordered(fitted.predict(data=newer)), check_dtype=False)
+    with pytest.raises(ConfigError, match="already holds 1 forecast part"):
+        write_parts(fitted, out)
+    again = write_parts(fitted, out, overwrite=True)   # the old part replaced
+    pd.testing.assert_frame_equal(ordered(pd.read_parquet(again)), ordered(fitted.predict()),
+                                  check_dtype=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        write_parts(fitted, tmp_path / "file")
+
+
+PARTS_SCRIPT = """
+import sys
+from seqnets import Forecaster
+from seqnets.forecast import write_parts
+write_parts(Forecaster.load(sys.argv[1]), sys.argv[2], data=sys.argv[3])
+"""
+
+
+@pytest.mark.slow  # a torchrun launch
+def test_write_parts_under_torchrun_reads_a_csv_per_rank(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    newer = table(days=65)
+    newer.to_csv(tmp_path / "newer.csv", index=False)
+    (tmp_path / "parts.py").write_text(PARTS_SCRIPT)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc-per-node", "2", str(tmp_path / "parts.py"),
+                           str(tmp_path / "m"), str(tmp_path / "d"),
+                           str(tmp_path / "newer.csv")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [part_name(0, 2),
+                                                                   part_name(1, 2)]
+    pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path / "d")),
+                                  ordered(fitted.predict(data=newer)), check_dtype=False)

@@ -52,6 +52,19 @@ def test_train_evaluate_predict_on_npz_folders(trained, sketches, tmp_path, caps
         float(clf.predict_proba([test[0]])[0, 0]), abs=1e-6)
 
 
+def test_train_an_ensemble(sketches, tmp_path, capsys):
+    out = tmp_path / "ens"
+    assert main(["classify", "train", "--data", str(sketches / "npz"), "--out", str(out),
+                 "--ensemble", "2", *TINY]) == 0
+    assert "(first of 2 models)" in capsys.readouterr().out
+    clf = Classifier.load(out)
+    assert clf.ensemble == 2 and len(clf.model_.members) == 2 and len(clf.best_epochs_) == 2
+    assert not (tmp_path / "ens.checkpoint").exists()
+    assert main(["classify", "train", "--data", str(sketches / "npz"), "--out",
+                 str(tmp_path / "bad"), "--ensemble", "0", *TINY]) == 2
+    assert "ensemble" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
 def test_train_on_ndjson_and_ts(sketches, tmp_path):
     out = tmp_path / "nd"
     assert main(["classify", "train", "--data", str(sketches / "ndjson"), "--out", str(out),

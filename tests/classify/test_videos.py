@@ -67,9 +67,11 @@ VIDEO_RECIPE = {"model_options": {"units": 48, "frame_filters": (16, 32), "frame
 
 @pytest.mark.slow
 def test_the_video_model_learns_the_motions():
-    """Measured 0.975 (4.4 min on a shared 2-core machine): 300 videos per motion to train,
-    40 to test (another seed)."""
+    """Measured 0.971 (0.975 before the initialiser's thread fix): 300 videos per motion to
+    train, 40 to test (another seed)."""
     train, labels = moving_shapes(300, seed=0)
     test, test_labels = moving_shapes(40, seed=1)
     clf = Classifier("video_gru", **VIDEO_RECIPE).fit(train, labels)
-    assert clf.score(test, test_labels) >= 0.95
+    accuracy = clf.score(test, test_labels)
+    print(f"moving-shape videos: test accuracy {accuracy:.4f}, best epoch {clf.best_epoch_}")
+    assert accuracy >= 0.95

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import ConfigError
 from .common import add_force, add_resume, check_out, names, resumable, save_on_main
@@ -164,10 +163,8 @@ def forecast(args: argparse.Namespace) -> int:
 
 def _forecast_parts(args: argparse.Namespace) -> int:
     """``forecast --parts``: this rank's share of the series as one Parquet part."""
-    import torch
-
     from ..forecast import Forecaster
-    from ..forecast.batch import forecast_part, part_name
+    from ..forecast.batch import part_name, write_parts
     from ..training import distributed
 
     if args.plot:
@@ -175,19 +172,10 @@ def _forecast_parts(args: argparse.Namespace) -> int:
                           "Plot from the folder's table instead")
     check_out(args.out, folder=True, force=args.force)
     fc = Forecaster.load(args.model_dir)
-    group = distributed.from_environment(torch.device("cpu"))  # None in one process
-    rank, world = (0, 1) if group is None else (group.rank, group.world)
-    out = Path(args.out)
-    if rank == 0 and out.is_dir():  # --force: the old parts go, or they would join the new
-        for old in out.glob("part-*.parquet"):
-            old.unlink()
-    if group is not None:  # no rank writes before every rank has checked the folder
-        group.sum([0.0])
     options = {} if args.data is None else _history_options(args)  # each rank its series
-    forecast_part(fc, out, rank, world, data=args.data, future=args.future,
-                  intervals=args.intervals, **options)
-    if group is not None:
-        group.sum([0.0])  # the dataset is whole when rank 0 reports it
+    out = write_parts(fc, args.out, data=args.data, future=args.future,
+                      intervals=args.intervals, overwrite=True, **options)
+    world = distributed.world_size()
     print(f"Forecast of {len(fc.series_)} series, {fc.horizon} steps ahead: {out}/ "
           f"({world} Parquet part(s), {part_name(0, world)} ...)")
     return 0

@@ -10,9 +10,10 @@ Monte-Carlo dropout samples the intervals: its masks are drawn per batch, so a s
 sampled bands depend on the batch it is forecast in (the mean and the bands of
 conformal, quantile and parametric models do not).
 
-Newer history given as a Parquet file or a Parquet dataset folder is read by each rank for
-its own series only (a filter on the id column, :func:`rank_rows`); other history (a CSV
-file, a table) is read whole and cut.
+Newer history given as a file is read by each rank for its own series only
+(:func:`rank_rows`): a Parquet file or dataset folder through a filter on the id column, a
+CSV (or TSV) file in chunks of :data:`CSV_CHUNK_ROWS` rows, each cut to the rank's series
+before the next is read. A table given in memory is cut.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from ..data.files import atomic_write
+from ..data.series import require_pandas
 from ..errors import DataError
 
-__all__ = ["for_series", "forecast_part", "part_name", "rank_ids"]
+__all__ = ["for_series", "forecast_part", "part_name", "rank_ids", "rank_rows",
+           "write_parts"]
+
+# rows of a CSV history read at a time: a rank holds one chunk and its own series' rows
+CSV_CHUNK_ROWS = 500_000
 
 
 def for_series(fc, ids):
@@ -84,20 +90,58 @@ def forecast_part(fc, folder: str | os.PathLike, rank: int = 0, world: int = 1,
     return atomic_write(Path(folder) / part_name(rank, world), buffer.getvalue())
 
 
+def write_parts(fc, folder: str | os.PathLike, data: Any = None, future: Any = None,
+                intervals=(0.8, 0.95), overwrite: bool = False, **read_options) -> Path:
+    """Forecast every series into ``folder`` as a Parquet dataset, one part per rank: in a
+    ``torchrun`` launch each rank forecasts and writes its own share (:func:`forecast_part`),
+    in one process a single part holds all. A folder that already holds parts is refused
+    unless ``overwrite=True`` (rank 0 then removes them before any rank writes). Returns
+    ``folder``, complete on every rank when this returns."""
+    import torch
+
+    from ..errors import ConfigError
+    from ..training import distributed
+
+    fc._fitted()
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; the parts go in a folder")
+    old = sorted(out.glob("part-*.parquet")) if out.is_dir() else []
+    if old and not overwrite:
+        raise ConfigError(f"{out} already holds {len(old)} forecast part(s); pass "
+                          "overwrite=True (--force) to replace them")
+    group = distributed.from_environment(torch.device("cpu"))  # None in one process
+    rank, world = (0, 1) if group is None else (group.rank, group.world)
+    if rank == 0:  # the old parts go first, or they would join the new ones
+        for path in old:
+            path.unlink()
+    if group is not None:  # no rank writes before rank 0 has cleared the folder
+        group.sum([0.0])
+    forecast_part(fc, out, rank, world, data=data, future=future, intervals=intervals,
+                  **read_options)
+    if group is not None:
+        group.sum([0.0])  # every part is written when any rank returns
+    return out
+
+
 def rank_rows(fc, data: Any, ids, id_column: str | None = None):
     """The rows of the series ``ids`` of ``data`` as a DataFrame when ``data`` is the path
-    of a Parquet file or of a folder of Parquet files (a dataset) and the model's series
-    have an id column (``id_column``, default the training data's): read through
-    ``pyarrow.dataset`` with a filter on that column, so that the other series' rows never
-    reach this process. None for any other ``data`` (read it whole)."""
+    of a Parquet file, a folder of Parquet files (a dataset) or a CSV/TSV file, and the
+    model's series have an id column (``id_column``, default the training data's). Parquet
+    is read through ``pyarrow.dataset`` with a filter on that column, so the other series'
+    rows never reach this process; a CSV is read in chunks, each cut to ``ids`` at once.
+    None for any other ``data`` (read it whole)."""
     if not isinstance(data, str | os.PathLike):
         return None
     path = Path(data)
-    if not (path.is_dir() or path.suffix.lower() in (".parquet", ".pq")):
+    suffix = path.suffix.lower()
+    if not (path.is_dir() or suffix in (".parquet", ".pq", ".csv", ".tsv")):
         return None
     column = id_column or (None if fc.series_.ids == (0,) else fc.series_.id_name)
     if column is None:  # one series: all of it is this rank's
         return None
+    if suffix in (".csv", ".tsv"):
+        return _csv_rows(path, column, ids, "\t" if suffix == ".tsv" else ",")
     from ..data.parquet_shards import pyarrow_modules
 
     pads = pyarrow_modules()[2]
@@ -107,7 +151,35 @@ def rank_rows(fc, data: Any, ids, id_column: str | None = None):
         raise DataError(f"cannot read '{path}' as Parquet: {type(exc).__name__}: {exc}. "
                         "Fix: give a Parquet file or a folder of Parquet files") from None
     if column not in dataset.schema.names:
-        raise DataError(f"'{path}' has no id column {column!r} (its columns: "
-                        f"{dataset.schema.names}). Fix: pass --id (id=) with the column "
-                        "that names the series")
+        raise DataError(_no_id_column(path, column, dataset.schema.names))
     return dataset.to_table(filter=pads.field(column).isin(list(ids))).to_pandas()
+
+
+def _csv_rows(path: Path, column: str, ids, sep: str):
+    """The rows of the series ``ids`` of a CSV file, read :data:`CSV_CHUNK_ROWS` at a time.
+    The id column is read as text when the model's ids are text, so that a chunk whose ids
+    all look like numbers is compared as the whole file would be."""
+    pd = require_pandas()
+    text = all(isinstance(i, str) for i in ids)
+    wanted, parts = set(ids), []
+    try:
+        with pd.read_csv(path, sep=sep, chunksize=CSV_CHUNK_ROWS,
+                         dtype={column: str} if text else None) as chunks:
+            for chunk in chunks:
+                if column not in chunk.columns:
+                    raise DataError(_no_id_column(path, column, list(chunk.columns)))
+                parts.append(chunk[chunk[column].isin(wanted)])
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"no such file: '{path}'; check the path") from None
+    except Exception as exc:  # any parser's failure becomes one error naming the file
+        raise DataError(f"cannot read '{path}' as CSV: {type(exc).__name__}: {exc}. Fix: "
+                        "check that the file is a complete CSV table (open it, or "
+                        "re-export it)") from None
+    return pd.concat(parts, ignore_index=True)
+
+
+def _no_id_column(path: Path, column: str, names: list) -> str:
+    return (f"'{path}' has no id column {column!r} (its columns: {names}). Fix: pass --id "
+            "(id=) with the column that names the series")

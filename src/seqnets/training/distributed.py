@@ -25,13 +25,18 @@ from torch import nn
 
 from ..errors import ConfigError
 
-__all__ = ["Group", "from_environment", "is_main_process", "restarted"]
+__all__ = ["Group", "from_environment", "is_main_process", "restarted", "world_size"]
 
 
 def is_main_process() -> bool:
     """False on the ranks other than 0 of a torchrun launch (known from its environment
     before any group exists): the commands save and print on rank 0 alone."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def world_size() -> int:
+    """The processes of the group this process has joined (1 when it has joined none)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def restarted() -> bool:
