@@ -100,6 +100,9 @@ def _set(column, row, value):
     (lambda df: df.assign(ds=df.ds.astype(float)), ["time column", "integer steps"]),
     (lambda df: df.assign(y=np.where(df.id == "b", 1.0, df.y)), ["constant", "'b'"]),
     (lambda df: df.iloc[:7], ["'b' has 1 rows", "part-1.parquet', row 2", "min_length"]),
+    (lambda df: df.assign(ds=np.where(df.id == "b", df.ds * 2, df.ds)),
+     ["different steps", "'a' (first in '", "part-0.parquet', row 0) steps by 1",
+      "'b' (first in '", "part-1.parquet', row 2) by 2"]),
 ])
 def test_each_bad_input_is_refused_with_its_file_and_row(tmp_path, change, words):
     folder = bad_file(tmp_path, change)
@@ -261,3 +264,36 @@ def test_two_ranks_over_2000_series_in_8_files_use_each_window_once_per_epoch(tm
     ranks_weights = torch.load(tmp_path / "unequal.pt")
     for key, value in model.state_dict().items():
         assert torch.allclose(ranks_weights[key], value, rtol=0, atol=1e-6), key
+
+
+STEPS_SCRIPT = '''
+import sys
+import torch.distributed as dist
+from seqnets.data.parquet_shards import read_parquet_shard
+from seqnets.errors import DataError
+
+dist.init_process_group("gloo")
+try:
+    read_parquet_shard(sys.argv[1], time="ds", target="y", id="id")
+    said = "read"
+except DataError as err:
+    said = str(err)
+with open(f"{sys.argv[2]}/rank-{dist.get_rank()}.txt", "w") as f:
+    f.write(said)
+dist.destroy_process_group()
+'''
+
+
+@pytest.mark.slow  # a torchrun launch
+def test_ranks_whose_series_step_differently_all_refuse_the_dataset(tmp_path):
+    folder = bad_file(tmp_path, lambda df: df.assign(ds=np.where(df.id == "b", df.ds * 2,
+                                                                 df.ds)))
+    (tmp_path / "steps.py").write_text(STEPS_SCRIPT)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc-per-node", "2", str(tmp_path / "steps.py"), str(folder),
+                           str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rank, step in ((0, 1), (1, 2)):  # rank 0 holds series 'a', rank 1 series 'b'
+        said = (tmp_path / f"rank-{rank}.txt").read_text()
+        assert "different steps on different ranks: steps from 1 to 2" in said
+        assert f"this rank's share steps by {step}" in said

@@ -192,6 +192,7 @@ def read_parquet_shard(path: str | os.PathLike, time: str = "ds", target: str = 
     refusing timestamps that go back (in file order, then row order). Raises
     :class:`~seqnets.errors.DataError` naming the file and row of the first bad value."""
     pa, pc, ds = pyarrow_modules()
+    from_group = rank is None and world is None  # the shares of a joined process group
     rank, world = _rank_world(rank, world)
     min_length = max(2, positive_int(min_length, "min_length"))  # a step needs two rows
     name = os.fspath(path)
@@ -278,8 +279,38 @@ def read_parquet_shard(path: str | os.PathLike, time: str = "ds", target: str = 
                   id)
     first_time = times[starts[:-1]] if k else np.zeros(0, np.int64)
     step = times[starts[:-1] + 1] - first_time if k else np.zeros(0, np.int64)
+    other = np.flatnonzero(step != step[0]) if k else []
+    if len(other):
+        i = int(other[0])
+        raise DataError(f"series of different steps: series {ids[0]!r} (first in "
+                        f"{files.where(int(where[starts[0]]))}) steps by {int(step[0])}, "
+                        f"series {ids[i]!r} (first in {files.where(int(where[starts[i]]))}) "
+                        f"by {int(step[i])}, column '{time}'. Fix: one frequency per "
+                        "dataset (resample the series onto one grid)")
     del times, where
+    if from_group:
+        _same_step_on_every_rank(step, time)
     return ParquetShard(ids, starts, values, first_time, step, len(counts), paths)
+
+
+def _same_step_on_every_rank(step: np.ndarray, time: str) -> None:
+    """In a joined process group of several ranks, refuse a dataset whose ranks' series
+    step by different amounts (each rank checked its own series already); every rank
+    raises alike."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return
+    big = np.iinfo(np.int64).max
+    bounds = torch.tensor([int(step.min()) if len(step) else big,
+                           -int(step.max()) if len(step) else big], dtype=torch.int64)
+    dist.all_reduce(bounds, op=dist.ReduceOp.MIN)  # the smallest step, minus the largest
+    low, high = int(bounds[0]), -int(bounds[1])
+    if low != high:
+        mine = f"steps by {int(step[0])}" if len(step) else "has no series"
+        raise DataError(f"series of different steps on different ranks: steps from {low} to "
+                        f"{high}, column '{time}' (this rank's share {mine}). Fix: one "
+                        "frequency per dataset (resample the series onto one grid)")
 
 
 def _check_series(ids, starts, values, times, where, files: _Files, sort: bool,
