@@ -297,3 +297,75 @@ def test_ranks_whose_series_step_differently_all_refuse_the_dataset(tmp_path):
         said = (tmp_path / f"rank-{rank}.txt").read_text()
         assert "different steps on different ranks: steps from 1 to 2" in said
         assert f"this rank's share steps by {step}" in said
+
+
+# ---------------------------------------------------------------- forecasts of a shard
+
+
+def trained_on(shard, window=5, horizon=2):
+    model = sn.Sequential([Flatten(), Dense(horizon)], input_shape=(window, 1), seed=0)
+    fit_sharded(model, shard.window_set(window, horizon), epochs=2, batch_size=32, seed=0,
+                quiet=True)
+    return model
+
+
+def test_a_shard_forecast_is_the_model_on_each_series_last_window_scaled_back(tmp_path):
+    from seqnets.forecast.batch import shard_forecast
+
+    df = write_dataset(tmp_path / "d", series=12)
+    shard = read_parquet_shard(tmp_path / "d", sort=True)
+    model = trained_on(shard)
+    frame = shard_forecast(shard, model, window=5, batch_size=5)   # 3 batches of series
+    assert list(frame.columns) == ["id", "time", "mean"] and len(frame) == 12 * 2
+    for i in (0, 7, 11):
+        sid = shard.ids[i]
+        rows = df[df.id == sid].sort_values("ds")
+        v = rows.y.to_numpy()
+        x = torch.tensor((v[-5:] - v.mean()) / v.std(), dtype=torch.float32)[None, :, None]
+        with torch.no_grad():
+            expected = model.eval()(x)[0].double().numpy() * v.std() + v.mean()
+        got = frame[frame.id == sid]
+        np.testing.assert_allclose(got["mean"], expected, rtol=1e-5, atol=1e-6)
+        assert got["time"].tolist() == [rows.ds.max() + 2, rows.ds.max() + 4]
+
+
+def test_shard_forecasts_keep_timestamps_and_their_zone(tmp_path):
+    from seqnets.forecast.batch import shard_forecast
+
+    folder = tmp_path / "t"
+    folder.mkdir()
+    days = pd.date_range("2024-03-01", periods=9, freq="D", tz="Europe/Paris")
+    pd.DataFrame({"id": ["a"] * 9 + ["b"] * 9, "ds": list(days) * 2,
+                  "y": np.arange(18.0) % 5}).to_parquet(folder / "p.parquet", index=False)
+    shard = read_parquet_shard(folder)
+    frame = shard_forecast(shard, trained_on(shard, 3, 2), window=3)
+    assert frame["time"].tolist() == [pd.Timestamp("2024-03-10", tz="Europe/Paris"),
+                                      pd.Timestamp("2024-03-11", tz="Europe/Paris")] * 2
+
+
+def test_each_ranks_part_together_is_the_one_shard_forecast(tmp_path):
+    from seqnets.forecast.batch import part_name, shard_forecast, write_shard_forecast
+
+    write_dataset(tmp_path / "d", series=9)
+    whole = read_parquet_shard(tmp_path / "d", sort=True, rank=0, world=1)
+    model = trained_on(whole)
+    for rank in range(4):
+        shard = read_parquet_shard(tmp_path / "d", sort=True, rank=rank, world=4)
+        path = write_shard_forecast(shard, model, tmp_path / "out", window=5)
+        assert path.name == part_name(rank, 4)
+    expected = shard_forecast(whole, model, window=5)
+    got = pd.read_parquet(tmp_path / "out").sort_values(["id", "time"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected.sort_values(["id", "time"]).reset_index(
+        drop=True), check_dtype=False)
+
+
+def test_a_shard_forecast_refuses_short_series_and_models_of_another_shape(tmp_path):
+    from seqnets.forecast.batch import shard_forecast
+
+    write_dataset(tmp_path / "d", series=6)
+    shard = read_parquet_shard(tmp_path / "d", sort=True)
+    with pytest.raises(DataError, match="fewer than the window of 30"):
+        shard_forecast(shard, trained_on(shard), window=30)
+    seq = sn.Sequential([Dense(3)], input_shape=(5, 1), seed=0)   # [b, 5, 3]
+    with pytest.raises(DataError, match=r"outputs of shape \(6, 5, 3\)"):
+        shard_forecast(shard, seq, window=5)

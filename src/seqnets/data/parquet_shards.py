@@ -74,15 +74,19 @@ class ParquetShard:
 
     ``ids`` (sorted), ``starts`` (int64 ``[k + 1]``: series ``i`` is
     ``values[starts[i]:starts[i + 1]]``), ``values`` (float32), ``first_time`` and ``step``
-    (int64 per series; timestamps as nanoseconds), ``mean`` and ``std`` (float64 per
-    series), ``series_count`` (all ranks together), ``rows`` (this rank's)."""
+    (int64 per series; timestamps as nanoseconds), ``time_zone`` (None: the time column
+    holds integer steps; ``""``: naive timestamps; else their zone), ``mean`` and ``std``
+    (float64 per series), ``series_count`` (all ranks together), ``rows`` (this rank's),
+    ``rank`` and ``world`` (whose share this is)."""
 
     def __init__(self, ids: tuple, starts: np.ndarray, values: np.ndarray,
                  first_time: np.ndarray, step: np.ndarray, series_count: int,
-                 files: list[str]) -> None:
+                 files: list[str], time_zone: str | None = None, rank: int = 0,
+                 world: int = 1) -> None:
         self.ids, self.starts, self.values = ids, starts, values
-        self.first_time, self.step = first_time, step
+        self.first_time, self.step, self.time_zone = first_time, step, time_zone
         self.series_count, self.files = series_count, files
+        self.rank, self.world = rank, world
         counts = np.diff(starts)
         v = values.astype(np.float64)  # per-series sums; the shard is this rank's alone
         self.mean = np.add.reduceat(v, starts[:-1]) / counts if len(ids) else np.zeros(0)
@@ -290,7 +294,11 @@ def read_parquet_shard(path: str | os.PathLike, time: str = "ds", target: str = 
     del times, where
     if from_group:
         _same_step_on_every_rank(step, time)
-    return ParquetShard(ids, starts, values, first_time, step, len(counts), paths)
+    t = dataset.schema.field(time).type
+    zone = (getattr(t, "tz", None) or "") if pa.types.is_timestamp(t) or pa.types.is_date(t) \
+        else None
+    return ParquetShard(ids, starts, values, first_time, step, len(counts), paths, zone,
+                        rank, world)
 
 
 def _same_step_on_every_rank(step: np.ndarray, time: str) -> None:

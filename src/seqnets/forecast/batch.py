@@ -14,6 +14,10 @@ Newer history given as a file is read by each rank for its own series only
 (:func:`rank_rows`): a Parquet file or dataset folder through a filter on the id column, a
 CSV (or TSV) file in chunks of :data:`CSV_CHUNK_ROWS` rows, each cut to the rank's series
 before the next is read. A table given in memory is cut.
+
+A model trained with :func:`~seqnets.training.fit_sharded` on a Parquet shard's windows
+forecasts that shard's series with :func:`shard_forecast` (or writes them as the rank's
+part with :func:`write_shard_forecast`), so the sharded path never gathers the series.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..data.files import atomic_write
 from ..data.series import require_pandas
 from ..errors import DataError
 
 __all__ = ["for_series", "forecast_part", "part_name", "rank_ids", "rank_rows",
-           "write_parts"]
+           "shard_forecast", "write_parts", "write_shard_forecast"]
 
 # rows of a CSV history read at a time: a rank holds one chunk and its own series' rows
 CSV_CHUNK_ROWS = 500_000
@@ -183,3 +189,59 @@ def _csv_rows(path: Path, column: str, ids, sep: str):
 def _no_id_column(path: Path, column: str, names: list) -> str:
     return (f"'{path}' has no id column {column!r} (its columns: {names}). Fix: pass --id "
             "(id=) with the column that names the series")
+
+
+def shard_forecast(shard, model, window: int, batch_size: int = 4096):
+    """The forecast of every series of a :class:`~seqnets.data.parquet_shards.ParquetShard`
+    by a model trained on its window set (``shard.window_set(window, horizon)`` with
+    :func:`~seqnets.training.fit_sharded`): each series' last ``window`` values, scaled by
+    the series' mean and deviation as the window set scales them, in; the model's
+    ``horizon`` outputs, scaled back, out. A DataFrame ``id``, ``time``, ``mean``, built
+    ``batch_size`` series at a time (no matrix of all the windows)."""
+    import torch
+
+    from ..checks import positive_int
+    from ..training import predict
+
+    pd = require_pandas()
+    window = positive_int(window, "window")
+    lengths = np.diff(shard.starts)
+    short = np.flatnonzero(lengths < window)
+    if len(short):
+        i = int(short[0])
+        raise DataError(f"series {shard.ids[i]!r} has {int(lengths[i])} steps, fewer than "
+                        f"the window of {window}. Fix: a shorter window, or drop the series")
+    outs = []
+    for a in range(0, len(shard), positive_int(batch_size, "batch_size")):
+        b = min(a + batch_size, len(shard))
+        idx = shard.starts[a + 1:b + 1, None] - window + np.arange(window)
+        mean, std = shard.mean[a:b, None], shard.std[a:b, None]
+        x = ((shard.values[idx] - mean) / std).astype(np.float32)[..., None]
+        y = predict(model, torch.from_numpy(x), batch_size=batch_size).double().numpy()
+        y = y[..., 0] if y.ndim == 3 and y.shape[-1] == 1 else y
+        if y.ndim != 2:
+            raise DataError(f"the model gives outputs of shape {tuple(y.shape)}; a shard "
+                            "forecast needs [series, horizon] (train it on "
+                            "shard.window_set(window, horizon))")
+        outs.append(y * std + mean)
+    y = np.concatenate(outs) if outs else np.zeros((0, 1))
+    h = y.shape[1]
+    ticks = shard.first_time[:, None] + shard.step[:, None] * (lengths[:, None] + np.arange(h))
+    time = ticks.ravel()
+    if shard.time_zone is not None:
+        time = pd.to_datetime(time, unit="ns", utc=bool(shard.time_zone))
+        time = time.tz_convert(shard.time_zone) if shard.time_zone else time
+    return pd.DataFrame({"id": np.repeat(np.array(shard.ids, dtype=object), h), "time": time,
+                         "mean": y.ravel()})
+
+
+def write_shard_forecast(shard, model, folder: str | os.PathLike, window: int,
+                         batch_size: int = 4096) -> Path | None:
+    """:func:`shard_forecast` written to ``folder`` as this shard's Parquet part
+    (``part_name(shard.rank, shard.world)``, atomically): under torchrun every rank writes
+    its own, and the parts together are one dataset. None for a shard without series."""
+    if not len(shard):
+        return None
+    buffer = io.BytesIO()
+    shard_forecast(shard, model, window, batch_size).to_parquet(buffer, index=False)
+    return atomic_write(Path(folder) / part_name(shard.rank, shard.world), buffer.getvalue())
