@@ -201,6 +201,15 @@ def test_an_ensemble_averages_its_members_probabilities(fitted, tmp_path):
     assert back.ensemble == 3 and back.best_epochs_ == trio.best_epochs_
 
 
+def test_an_ensemble_says_which_member_it_trains_unless_quiet(capsys):
+    X, y = toy(8)
+    tiny(epochs=1, ensemble=2, quiet=False).fit(X, y)
+    out = capsys.readouterr().out
+    assert "ensemble member 1 of 2 (seed 0)" in out and "ensemble member 2 of 2" in out
+    tiny(epochs=1, ensemble=2).fit(X, y)
+    assert "ensemble member" not in capsys.readouterr().out
+
+
 def test_member_seeds_are_spawned_and_do_not_overlap_between_seeds():
     from seqnets.classify.classifier import member_seeds
 

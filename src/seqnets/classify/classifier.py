@@ -36,6 +36,7 @@ from ..models.ensemble import Ensemble
 from ..training import EarlyStopping
 from ..training import fit as train
 from ..training import predict as run
+from ..training.distributed import is_main_process
 from . import inputs, metrics, saved
 from .models import build, info, shortest_input
 
@@ -176,6 +177,8 @@ class Classifier:
         valid = self._triple(seqs, targets, val_idx) if len(val_idx) else None
         members, self.best_epochs_ = [], []
         for i, seed in enumerate(member_seeds(self.seed, self.ensemble)):
+            if self.ensemble > 1 and not self.quiet and is_main_process():
+                print(f"ensemble member {i + 1} of {self.ensemble} (seed {seed})", flush=True)
             member = model if i == 0 else self._build(len(classes), seed)
             history, best = self._train(member, data, valid, loss, seed)
             if i == 0:
