@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqnets import Forecaster
 from seqnets.cli import main
@@ -107,6 +109,29 @@ def test_each_rank_reads_only_its_own_series_of_a_csv_history(fitted, suffix, se
     assert read == [sorted(batch.rank_ids(fitted.series_.ids, r, 2)) for r in range(2)]
     pd.testing.assert_frame_equal(ordered(pd.read_parquet(tmp_path / "out")),
                                   ordered(fitted.predict(data=newer)), check_dtype=False)
+
+
+@settings(max_examples=20, deadline=None)
+@given(chunk=st.integers(1, 500), world=st.integers(1, 8))
+def test_the_ranks_csv_rows_together_are_the_file_whatever_the_chunks(fitted, tmp_path_factory,
+                                                                       chunk, world):
+    folder = tmp_path_factory.mktemp("csv")
+    newer = table(days=20)
+    newer.to_csv(folder / "h.csv", index=False)
+    whole = pd.read_csv(folder / "h.csv")
+    old = batch.CSV_CHUNK_ROWS
+    batch.CSV_CHUNK_ROWS = chunk  # not monkeypatch: hypothesis reruns the body
+    try:
+        parts = [batch.rank_rows(fitted, folder / "h.csv",
+                                 batch.rank_ids(fitted.series_.ids, r, world))
+                 for r in range(world)]
+    finally:
+        batch.CSV_CHUNK_ROWS = old
+    for r, part in enumerate(parts):
+        assert set(part["store"]) <= set(batch.rank_ids(fitted.series_.ids, r, world))
+    union = pd.concat(parts).sort_values(["store", "ds"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(union, whole.sort_values(["store", "ds"]).reset_index(
+        drop=True))
 
 
 def test_numeric_ids_of_a_csv_are_matched_in_every_chunk(tmp_path, monkeypatch):

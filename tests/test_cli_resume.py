@@ -26,14 +26,16 @@ def seqnets(argv: list[str]) -> int:
     return subprocess.run([*SEQNETS, *argv], capture_output=True, timeout=300).returncode
 
 
-def stop_at_epoch(argv: list[str], epoch: int) -> subprocess.CompletedProcess:
-    """Run ``seqnets argv`` and send it SIGTERM once it reports ``epoch`` epochs done."""
+def stop_at_epoch(argv: list[str], epoch: int, fit: int = 1) -> subprocess.CompletedProcess:
+    """Run ``seqnets argv`` and send it SIGTERM once its ``fit``-th training run reports
+    ``epoch`` epochs done."""
     proc = subprocess.Popen([*SEQNETS, *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    seen = []
+    seen, count = [], 0
     for line in proc.stderr:
         seen.append(line)
-        if line.startswith(f"Epoch {epoch}/"):
+        count += line.startswith(f"Epoch {epoch}/")
+        if count == fit:
             proc.send_signal(signal.SIGTERM)
             break
     out, err = proc.communicate(timeout=300)
@@ -73,12 +75,14 @@ def test_forecast_train_stopped_then_resumed_saves_the_uninterrupted_model(tmp_p
 
 
 @pytest.mark.slow  # three processes of a few seconds each; the forecast case runs always
-def test_classify_train_stopped_then_resumed_saves_the_uninterrupted_model(tmp_path):
+@pytest.mark.parametrize("ensemble", [1, 2])  # 2: stopped in the second member's training
+def test_classify_train_stopped_then_resumed_saves_the_uninterrupted_model(ensemble,
+                                                                           tmp_path):
     sn.data.write_synthetic_sketches(tmp_path, n_per_class=8, classes=["circle", "zigzag"],
                                      seed=0)
     args = ["classify", "train", "--data", str(tmp_path / "npz"), "--units", "8",
-            "--epochs", "8", "--batch-size", "4", "--seed", "1"]
-    stopped = stop_at_epoch([*args, "--out", str(tmp_path / "a")], epoch=2)
+            "--epochs", "8", "--batch-size", "4", "--seed", "1", "--ensemble", str(ensemble)]
+    stopped = stop_at_epoch([*args, "--out", str(tmp_path / "a")], epoch=2, fit=ensemble)
     assert stopped.returncode == 143, stopped.stderr
     ckpt = tmp_path / "a.checkpoint"
     assert seqnets([*args, "--quiet", "--out", str(tmp_path / "a"), "--resume",
