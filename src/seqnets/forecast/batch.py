@@ -32,7 +32,7 @@ import numpy as np
 
 from ..data.files import atomic_write
 from ..data.series import require_pandas
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 
 __all__ = ["for_series", "forecast_part", "part_name", "rank_ids", "rank_rows",
            "shard_forecast", "write_parts", "write_shard_forecast"]
@@ -105,7 +105,6 @@ def write_parts(fc, folder: str | os.PathLike, data: Any = None, future: Any = N
     ``folder``, complete on every rank when this returns."""
     import torch
 
-    from ..errors import ConfigError
     from ..training import distributed
 
     fc._fitted()
