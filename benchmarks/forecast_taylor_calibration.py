@@ -24,9 +24,9 @@ moves from week to week.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +34,11 @@ import numpy as np
 import seqnets as sn
 from seqnets.forecast import intervals as iv
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import forecast_taylor as taylor  # noqa: E402  (the recipe and the data frame)
+
 WEEK = 336
 LEVELS = (0.8, 0.95)
-
-
-def sibling(name: str):
-    """A benchmark script beside this one, as a module (the taylor recipe lives there)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def plain_quantile(scores: np.ndarray, level: float) -> np.ndarray:
@@ -67,7 +62,6 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=4, help="held-out weeks of origins")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    taylor = sibling("forecast_taylor")
     tools = json.loads(args.tools_json.read_text(encoding="utf-8")) if args.tools_json \
         else taylor.tools_side(args.tools_python)
     y, n_train, origins, h = (np.asarray(tools["y"]), tools["train"], tools["origins"],

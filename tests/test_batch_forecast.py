@@ -71,19 +71,24 @@ def parquet_dataset(folder, frame: pd.DataFrame, files: int = 3):
     return folder
 
 
-@pytest.mark.parametrize("world", [1, 3])
-def test_each_rank_reads_only_its_own_series_of_a_parquet_history(fitted, world, tmp_path,
-                                                                  monkeypatch):
-    newer = table(days=66)
-    folder = parquet_dataset(tmp_path / "newer", newer)
-    read = []
-    rank_rows = batch.rank_rows
+def spy_on_reads(monkeypatch) -> list:
+    """The series each call of ``batch.rank_rows`` returns, in call order."""
+    read, rank_rows = [], batch.rank_rows
 
     def spy(*args):
         rows = rank_rows(*args)
         read.append(sorted(rows["store"].unique()))
         return rows
     monkeypatch.setattr(batch, "rank_rows", spy)
+    return read
+
+
+@pytest.mark.parametrize("world", [1, 3])
+def test_each_rank_reads_only_its_own_series_of_a_parquet_history(fitted, world, tmp_path,
+                                                                  monkeypatch):
+    newer = table(days=66)
+    folder = parquet_dataset(tmp_path / "newer", newer)
+    read = spy_on_reads(monkeypatch)
     for rank in range(world):
         forecast_part(fitted, tmp_path / "out", rank, world, data=folder)
     assert read == [sorted(batch.rank_ids(fitted.series_.ids, r, world)) for r in range(world)]
@@ -97,13 +102,7 @@ def test_each_rank_reads_only_its_own_series_of_a_csv_history(fitted, suffix, se
     newer = table(days=64)
     newer.to_csv(tmp_path / f"newer{suffix}", index=False, sep=sep)
     monkeypatch.setattr(batch, "CSV_CHUNK_ROWS", 50)   # 448 rows: 9 chunks
-    read, rank_rows = [], batch.rank_rows
-
-    def spy(*args):
-        rows = rank_rows(*args)
-        read.append(sorted(rows["store"].unique()))
-        return rows
-    monkeypatch.setattr(batch, "rank_rows", spy)
+    read = spy_on_reads(monkeypatch)
     for rank in range(2):
         forecast_part(fitted, tmp_path / "out", rank, 2, data=tmp_path / f"newer{suffix}")
     assert read == [sorted(batch.rank_ids(fitted.series_.ids, r, 2)) for r in range(2)]

@@ -173,6 +173,7 @@ def test_bad_settings_are_refused(settings, words):
 def test_an_ensemble_of_one_is_the_single_model(fitted):
     clf, X, y = fitted
     one = tiny(ensemble=1).fit(X, y)
+    assert not isinstance(one.model_, sn.models.Ensemble)  # the module itself, not wrapped
     np.testing.assert_array_equal(one.predict_proba(X), clf.predict_proba(X))
     assert one.best_epochs_ == [one.best_epoch_]
 

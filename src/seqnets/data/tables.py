@@ -47,6 +47,13 @@ def _names(value, what: str) -> list:
     return names
 
 
+def unreadable(name: str, what: str, exc: Exception) -> DataError:
+    """The error for a file its parser failed on (``what``: "CSV" or "Parquet")."""
+    return DataError(f"cannot read '{name}' as {what}: {type(exc).__name__}: {exc}. Fix: "
+                     f"check that the file is a complete {what} table (open it, or "
+                     f"re-export it)")
+
+
 def _read_file(pd, path) -> tuple:
     name = os.fspath(path)
     p = Path(name)
@@ -71,10 +78,7 @@ def _read_file(pd, path) -> tuple:
         raise ImportError(f'reading {name} needs pyarrow: pip install "seqnets[tables]"'
                           ) from exc
     except Exception as exc:  # any parser's failure becomes one error naming the file
-        what = "CSV" if kind == "csv" else "Parquet"
-        raise DataError(f"cannot read '{name}' as {what}: {type(exc).__name__}: {exc}. Fix: "
-                        f"check that the file is a complete {what} table (open it, or "
-                        f"re-export it)") from exc
+        raise unreadable(name, "CSV" if kind == "csv" else "Parquet", exc) from exc
     if len(frame) == 0:
         raise DataError(f"no rows in '{name}'. Fix: give a table with data rows")
     return frame, Source(kind, name)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..data.files import atomic_write
 from ..data.series import require_pandas
+from ..data.tables import unreadable
 from ..errors import ConfigError, DataError
 
 __all__ = ["for_series", "forecast_part", "part_name", "rank_ids", "rank_rows",
@@ -179,9 +180,7 @@ def _csv_rows(path: Path, column: str, ids, sep: str):
     except FileNotFoundError:
         raise DataError(f"no such file: '{path}'; check the path") from None
     except Exception as exc:  # any parser's failure becomes one error naming the file
-        raise DataError(f"cannot read '{path}' as CSV: {type(exc).__name__}: {exc}. Fix: "
-                        "check that the file is a complete CSV table (open it, or "
-                        "re-export it)") from None
+        raise unreadable(str(path), "CSV", exc) from None
     return pd.concat(parts, ignore_index=True)
 
 

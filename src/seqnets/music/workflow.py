@@ -85,7 +85,7 @@ def train_chorales(model: str = "chorale_cnn_lstm", data: Chorales | None = None
     ``options`` go to :func:`seqnets.zoo.build`. ``restore_best`` keeps the weights of the
     epoch with the best validation accuracy (the default, for every model);
     ``restore_best=False`` keeps the last epoch's, as the book does: after about 12 epochs
-    the textbook's model overfits, and its last epoch scores 0.001-0.015 below its best
+    the textbook's model overfits, and its last epoch scores 0.004-0.015 below its best
     on the test chorales too (docs/chorales.md).
 
     Returns the trained model (eval mode) and a report: settings, history, scores, voice
