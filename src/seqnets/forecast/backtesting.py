@@ -25,8 +25,8 @@ from ..data.series import SeriesSet, require_pandas
 from ..data.windows import windows
 from ..errors import ConfigError, DataError, NotFittedError
 from ..models.baselines import naive, seasonal_naive
+from . import adaptive, metrics, statistical
 from . import intervals as iv
-from . import metrics, statistical
 
 __all__ = ["backtest", "default_season", "per_fold", "step_seconds", "summary"]
 
@@ -59,7 +59,7 @@ def step_seconds(freq) -> float | None:
 
 def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | None = None,
              intervals=(0.8, 0.95), per_step: bool = False, adapt: bool = True,
-             stats=()):
+             stats=(), rate: float | None = None):
     """One row per fold and method: ``fold``, ``method``, ``origins`` (forecasts scored),
     ``mae``, ``rmse``, ``smape``, ``mase`` (scaled by the seasonal naive error on each series'
     training part), ``wql`` (the weighted quantile loss over the forecast as the median and
@@ -75,7 +75,10 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
     turns that frame into the default one. ``adapt`` (default): the intervals of each fold
     are calibrated on its own held-out scores and on the realised errors of the earlier
     folds whose forecast periods ended before its cut (the errors of refitted models,
-    like the one the fold forecasts with), so calibration adapts as folds go by."""
+    like the one the fold forecasts with), so calibration adapts as folds go by. ``rate``:
+    adaptive conformal intervals (:mod:`seqnets.forecast.adaptive`): each level's quantile
+    also moves with the coverage of the origins already past, origin by origin and across
+    folds, by this step (MC dropout and conformal intervals; ``None``: off)."""
     if not hasattr(fc, "model_"):
         raise NotFittedError("this Forecaster is not fitted yet: call .fit(data) first")
     if getattr(fc, "tail_only_", False):
@@ -88,13 +91,18 @@ def backtest(fc: Any, folds: int = 5, step: int | None = None, season: int | Non
     flag(per_step, "per_step")
     flag(adapt, "adapt")
     stats = statistical.check_models(stats)
+    states = None
+    if rate is not None:
+        adaptive.check_adaptable(fc)
+        states = {p: adaptive.AdaptiveLevel(p, adaptive.check_rate(rate), fc.horizon)
+                  for p in levels}
     ss, rows, past = fc.series_, [], []
     for k in range(folds):
         cuts = [n - fc.horizon - (folds - k) * step + 1 for n in ss.lengths]
         # earlier folds whose last target lies before this cut: (k - j) * step >= step + H - 1
         known = [scores for j, scores in enumerate(past)
                  if adapt and (k - j) * step >= step + fc.horizon - 1]
-        rows += _fold(fc, ss, k, cuts, step, season, levels, known, past, stats)
+        rows += _fold(fc, ss, k, cuts, step, season, levels, known, past, stats, states)
     frame = require_pandas().DataFrame(rows)
     return frame if per_step else per_fold(frame)
 
@@ -123,12 +131,14 @@ def summary(frame):
 
 
 def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: int,
-          levels: tuple, known: list, past: list, stats: tuple = ()) -> list[dict]:
+          levels: tuple, known: list, past: list, stats: tuple = (),
+          states: dict | None = None) -> list[dict]:
     """Refit a copy of ``fc`` on every series before its cut, forecast the ``step`` origins
     after it (through the public :meth:`~seqnets.Forecaster.forecast_origins`), and score the
     model and the baselines per horizon step. ``known``: conformity scores of earlier folds
     to calibrate on too; this fold's own are appended to ``past``; ``stats``: statsforecast
-    models fitted on every origin's history."""
+    models fitted on every origin's history; ``states``: the
+    :class:`~seqnets.forecast.adaptive.AdaptiveLevel` per level, carried across folds."""
     lookback = max(fc.input_window, season)
     need = max(fc.min_length(), lookback + 1)
     if min(cuts) < need:
@@ -143,6 +153,8 @@ def _fold(fc: Any, ss: SeriesSet, k: int, cuts: list[int], step: int, season: in
     origins = [np.arange(c, c + step) for c in cuts]
     result = fold.forecast_origins(ss, origins, levels, seed=fc.seed)
     past.append(None if fold.scores_ is None else fold.origin_scores(ss, origins, result))
+    if states:
+        adaptive.adapt_bands(fold, ss, origins, result, states)
     actual = result.actual
     raw = [torch.from_numpy(np.array(v[:, :1])) for v in ss.values]
     back = np.concatenate([windows(r, lookback)[torch.as_tensor(o - lookback)].numpy()

@@ -426,16 +426,16 @@ class Forecaster(WindowedForecasts):
 
     def backtest(self, folds: int = 5, step: int | None = None, season: int | None = None,
                  intervals=(0.8, 0.95), per_step: bool = False, adapt: bool = True,
-                 stats=()):
+                 stats=(), rate: float | None = None):
         """Rolling-origin evaluation, refitting per fold, against the naive, seasonal naive,
         linear baselines and statsforecast's models named in ``stats`` (``("AutoETS",)``;
         the stats extra): one row per fold and method (:mod:`seqnets.backtesting`), or with
         ``per_step=True`` one per fold, method and horizon step. ``step`` (default
         ``horizon``) origins per fold; ``season`` defaults to the Forecaster's (``season=``,
-        else the frequency's: 52 weekly, 12 monthly, 7 daily, 24 hourly); ``adapt``: each
-        fold's intervals also calibrate on the errors of earlier, finished folds."""
+        else the frequency's: 52 weekly, 12 monthly, 7 daily, 24 hourly); ``adapt``: also
+        calibrate on earlier folds' errors; ``rate``: ACI (:mod:`seqnets.forecast.adaptive`)."""
         return backtesting.backtest(self, folds, step, season, intervals, per_step, adapt,
-                                    stats)
+                                    stats, rate)
 
     # -- files ----------------------------------------------------------------------------
 
